@@ -1,0 +1,1 @@
+//! placeholder until `make gen` writes this crate.
