@@ -1,0 +1,379 @@
+//! The generated crate: `Cargo.toml`, Diesel `schema.rs` (what `diesel print-schema`
+//! prints for the migrated database), models (Queryable/Selectable/Identifiable,
+//! Insertable, AsChangeset) and enums. Rust names are escaped in one place:
+//! [`rust_name`].
+
+use heck::ToUpperCamelCase;
+use serde::Serialize;
+
+use crate::model::*;
+use crate::write::FileTree;
+
+/// Rust 2021 keywords, strict and reserved: a column or table named like one gets a
+/// trailing `_` and `#[sql_name]`, as `diesel print-schema` does.
+const RUST_KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for",
+    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static",
+    "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
+    "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+];
+
+/// A database name and the Rust identifier that stands for it.
+#[derive(Serialize, Clone)]
+struct RustName {
+    ident: String,
+    /// Set when the identifier differs from the database name.
+    sql_name: Option<String>,
+}
+
+/// The one place database names become Rust identifiers. `clashes_with` is the table
+/// name for columns: Diesel refuses a column named like its table.
+fn rust_name(name: &str, clashes_with: Option<&str>) -> RustName {
+    if RUST_KEYWORDS.contains(&name) || clashes_with == Some(name) {
+        RustName { ident: format!("{name}_"), sql_name: Some(name.to_string()) }
+    } else {
+        RustName { ident: name.to_string(), sql_name: None }
+    }
+}
+
+/// The Diesel SQL type as `diesel print-schema` spells it for PostgreSQL.
+fn diesel_type(model: &Model, ty: &ColumnType) -> String {
+    match ty.storage(model) {
+        ColumnType::SmallInt => "Int2".into(),
+        ColumnType::Int => "Int4".into(),
+        ColumnType::BigInt => "Int8".into(),
+        ColumnType::Bool => "Bool".into(),
+        ColumnType::Float => "Float4".into(),
+        ColumnType::Double => "Float8".into(),
+        ColumnType::Decimal { .. } => "Numeric".into(),
+        ColumnType::String { .. } => "Varchar".into(),
+        ColumnType::Text => "Text".into(),
+        ColumnType::DateTime => "Timestamp".into(),
+        ColumnType::DateTimeTz => "Timestamptz".into(),
+        ColumnType::Date => "Date".into(),
+        ColumnType::Time => "Time".into(),
+        ColumnType::Uuid => "Uuid".into(),
+        ColumnType::Json => "Jsonb".into(),
+        ColumnType::Bytes => "Bytea".into(),
+        // PostgreSQL array elements are always nullable.
+        ColumnType::Array(inner) => format!("Array<Nullable<{}>>", diesel_type(model, inner)),
+        ColumnType::Enum(_) => unreachable!("storage() resolves enums"),
+    }
+}
+
+/// The Rust type of a column's value (enum columns are the generated enum).
+fn rust_type(model: &Model, ty: &ColumnType) -> String {
+    match ty {
+        ColumnType::SmallInt => "i16".into(),
+        ColumnType::Int => "i32".into(),
+        ColumnType::BigInt => "i64".into(),
+        ColumnType::Bool => "bool".into(),
+        ColumnType::Float => "f32".into(),
+        ColumnType::Double => "f64".into(),
+        ColumnType::Decimal { .. } => "bigdecimal::BigDecimal".into(),
+        ColumnType::String { .. } | ColumnType::Text => "String".into(),
+        ColumnType::DateTime => "chrono::NaiveDateTime".into(),
+        ColumnType::DateTimeTz => "chrono::DateTime<chrono::Utc>".into(),
+        ColumnType::Date => "chrono::NaiveDate".into(),
+        ColumnType::Time => "chrono::NaiveTime".into(),
+        ColumnType::Uuid => "uuid::Uuid".into(),
+        ColumnType::Json => "serde_json::Value".into(),
+        ColumnType::Bytes => "Vec<u8>".into(),
+        ColumnType::Array(inner) => format!("Vec<Option<{}>>", rust_type(model, inner)),
+        ColumnType::Enum(id) => format!("crate::enums::{}", model.enum_(*id).name),
+    }
+}
+
+fn optional(ty: String, nullable: bool) -> String {
+    if nullable {
+        format!("Option<{ty}>")
+    } else {
+        ty
+    }
+}
+
+fn doc_lines(text: &Option<String>) -> Vec<String> {
+    text.as_deref().map(|t| t.lines().map(|l| l.trim_end().to_string()).collect()).unwrap_or_default()
+}
+
+pub fn crate_files(model: &Model, tree: &mut FileTree) -> Result<(), crate::Error> {
+    tree.add("Cargo.toml", super::render("rust/Cargo.toml", &CargoView { notice: super::GENERATED_NOTICE, crate_name: &model.project.crate_name, project: &model.project.name })?);
+    tree.add("src/lib.rs", format_rust("src/lib.rs", &super::render("rust/lib.rs", &lib_view(model))?)?);
+    let schema = super::render("rust/schema.rs", &schema_view(model))?;
+    syn::parse_file(&schema).map_err(|e| crate::Error::RustSyntax("src/schema.rs".into(), e.to_string()))?;
+    tree.add("src/schema.rs", schema);
+    tree.add("src/models.rs", format_rust("src/models.rs", &super::render("rust/models.rs", &models_view(model))?)?);
+    tree.add("src/enums.rs", format_rust("src/enums.rs", &super::render("rust/enums.rs", &enums_view(model))?)?);
+    Ok(())
+}
+
+/// Lay out generated Rust with prettyplease so formatting never depends on template
+/// whitespace. Comments survive only as doc attributes, which is what we emit.
+fn format_rust(path: &str, source: &str) -> Result<String, crate::Error> {
+    let file = syn::parse_file(source).map_err(|e| crate::Error::RustSyntax(path.into(), format!("{e} in:\n{source}")))?;
+    let formatted = prettyplease::unparse(&file);
+    Ok(format!("// {}\n\n{formatted}", super::GENERATED_NOTICE))
+}
+
+#[derive(Serialize)]
+struct CargoView<'a> {
+    notice: &'a str,
+    crate_name: &'a str,
+    project: &'a str,
+}
+
+#[derive(Serialize)]
+struct LibView {
+    project: String,
+    has_postgres: bool,
+}
+
+fn lib_view(model: &Model) -> LibView {
+    LibView { project: model.project.name.clone(), has_postgres: model.has_dialect(Dialect::Postgres) }
+}
+
+// ----- schema.rs ---------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct SchemaView {
+    notice: &'static str,
+    tables: Vec<SchemaTable>,
+    joinables: Vec<String>,
+    table_idents: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct SchemaTable {
+    name: RustName,
+    docs: Vec<String>,
+    primary_key: String,
+    columns: Vec<SchemaColumn>,
+}
+
+#[derive(Serialize)]
+struct SchemaColumn {
+    name: RustName,
+    docs: Vec<String>,
+    max_length: Option<u32>,
+    sql_type: String,
+}
+
+/// Tables in the order `diesel print-schema` prints them: by name.
+fn tables_by_name(model: &Model) -> Vec<&Table> {
+    let mut tables: Vec<&Table> = model.tables.iter().collect();
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
+    tables
+}
+
+fn schema_view(model: &Model) -> SchemaView {
+    let tables = tables_by_name(model)
+        .into_iter()
+        .map(|table| SchemaTable {
+            name: rust_name(&table.name, None),
+            docs: doc_lines(&table.comment),
+            primary_key: table.primary_key.columns.iter().map(|c| rust_name(&table.column(*c).name, Some(&table.name)).ident).collect::<Vec<_>>().join(", "),
+            columns: table
+                .columns
+                .iter()
+                .map(|c| {
+                    let ty = diesel_type(model, &c.ty);
+                    SchemaColumn {
+                        name: rust_name(&c.name, Some(&table.name)),
+                        docs: doc_lines(&c.comment),
+                        max_length: match c.ty.storage(model) {
+                            ColumnType::String { length } => Some(*length),
+                            _ => None,
+                        },
+                        sql_type: if c.nullable { format!("Nullable<{ty}>") } else { ty },
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    SchemaView { notice: super::GENERATED_NOTICE, tables, joinables: joinables(model), table_idents: tables_by_name(model).iter().map(|t| rust_name(&t.name, None).ident).collect() }
+}
+
+/// `joinable!` lines as `diesel print-schema` makes them: one per single-column foreign
+/// key that points at the parent's single-column primary key, and none for a pair of
+/// tables joined by more than one such key (Diesel could not tell them apart).
+fn joinables(model: &Model) -> Vec<String> {
+    let mut candidates: Vec<(String, String, String)> = Vec::new();
+    for table in &model.tables {
+        for fk in &table.foreign_keys {
+            let parent = model.table(fk.referenced_table);
+            if fk.columns.len() != 1 || parent.primary_key.columns != fk.referenced_columns || parent.name == table.name {
+                continue;
+            }
+            candidates.push((
+                rust_name(&table.name, None).ident,
+                rust_name(&parent.name, None).ident,
+                rust_name(&table.column(fk.columns[0]).name, Some(&table.name)).ident,
+            ));
+        }
+    }
+    let mut lines: Vec<String> = candidates
+        .iter()
+        .filter(|(child, parent, _)| candidates.iter().filter(|(c, p, _)| c == child && p == parent).count() == 1)
+        .map(|(child, parent, column)| format!("diesel::joinable!({child} -> {parent} ({column}));"))
+        .collect();
+    lines.sort();
+    lines
+}
+
+// ----- models.rs ---------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct ModelsView {
+    tables: Vec<ModelTable>,
+}
+
+#[derive(Serialize)]
+struct ModelTable {
+    table: String,
+    docs: Vec<String>,
+    row_struct: String,
+    insert_struct: String,
+    changeset_struct: String,
+    primary_key: String,
+    fields: Vec<Field>,
+    insert_fields: Vec<Field>,
+    changeset_fields: Vec<Field>,
+}
+
+#[derive(Serialize)]
+struct Field {
+    ident: String,
+    column: String,
+    ty: String,
+    docs: Vec<String>,
+}
+
+fn models_view(model: &Model) -> ModelsView {
+    let tables = tables_by_name(model)
+        .into_iter()
+        .map(|table| {
+            let type_name = table.name.to_upper_camel_case();
+            let field = |c: &Column, ty: String, docs: Vec<String>| {
+                let name = rust_name(&c.name, Some(&table.name));
+                Field { ident: name.ident.clone(), column: name.ident, ty, docs }
+            };
+            let fields = table.columns.iter().map(|c| field(c, optional(rust_type(model, &c.ty), c.nullable), doc_lines(&c.comment))).collect();
+            let managed = |c: &Column| c.identity || matches!(c.role, Some(Role::Hash | Role::Archive | Role::Created | Role::Modified)) || c.on_update_now;
+            let insert_fields = table
+                .columns
+                .iter()
+                .filter(|c| !managed(c))
+                .map(|c| {
+                    // A column the database can fill is optional on insert: `None`
+                    // inserts DEFAULT (Diesel's rule for `Option` in Insertable).
+                    let optional_here = c.nullable || c.default.is_some();
+                    let mut docs = doc_lines(&c.comment);
+                    if c.default.is_some() {
+                        docs.push("`None` lets the database default apply.".into());
+                    }
+                    field(c, optional(rust_type(model, &c.ty), optional_here), docs)
+                })
+                .collect();
+            let changeset_fields = table
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| !table.primary_key.columns.contains(&ColumnId(*i)) && !c.identity && !matches!(c.role, Some(Role::Created | Role::Modified)) && !c.on_update_now)
+                .map(|(_, c)| {
+                    // `None` leaves the column unchanged; `Some(None)` sets NULL.
+                    let value = optional(rust_type(model, &c.ty), c.nullable);
+                    field(c, format!("Option<{value}>"), doc_lines(&c.comment))
+                })
+                .collect();
+            ModelTable {
+                table: rust_name(&table.name, None).ident,
+                docs: doc_lines(&table.comment),
+                insert_struct: format!("New{type_name}"),
+                changeset_struct: format!("{type_name}Changeset"),
+                row_struct: type_name,
+                primary_key: table.primary_key.columns.iter().map(|c| rust_name(&table.column(*c).name, Some(&table.name)).ident).collect::<Vec<_>>().join(", "),
+                fields,
+                insert_fields,
+                changeset_fields,
+            }
+        })
+        .collect();
+    ModelsView { tables }
+}
+
+// ----- enums.rs ----------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct EnumsView {
+    enums: Vec<EnumView>,
+}
+
+#[derive(Serialize)]
+struct EnumView {
+    name: String,
+    docs: Vec<String>,
+    is_int: bool,
+    /// `i32` or `&'static str`.
+    value_type: String,
+    sql_type: String,
+    codebook: Option<String>,
+    variants: Vec<VariantView>,
+}
+
+#[derive(Serialize)]
+struct VariantView {
+    ident: String,
+    key: String,
+    /// The stored value as a Rust literal.
+    value: String,
+    description: String,
+    description_doc: String,
+    deprecated: bool,
+}
+
+fn enums_view(model: &Model) -> EnumsView {
+    let enums = model
+        .enums
+        .iter()
+        .map(|e| {
+            let is_int = e.kind == EnumKind::Int;
+            EnumView {
+                name: e.name.clone(),
+                docs: doc_lines(&e.comment),
+                is_int,
+                value_type: if is_int { "i32".into() } else { "&'static str".into() },
+                sql_type: if is_int { "diesel::sql_types::Integer".into() } else { "diesel::sql_types::Text".into() },
+                codebook: e.codebook.map(|t| model.table(t).name.clone()),
+                variants: e
+                    .values
+                    .iter()
+                    .map(|v| VariantView {
+                        ident: v.key.to_upper_camel_case(),
+                        key: v.key.clone(),
+                        value: match &v.value {
+                            EnumLiteral::Int(i) => i.to_string(),
+                            EnumLiteral::Str(s) => format!("{s:?}"),
+                        },
+                        description: format!("{:?}", v.description),
+                        description_doc: v.description.replace('\n', " "),
+                        deprecated: v.deprecated,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    EnumsView { enums }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_and_table_named_columns_get_an_underscore_and_sql_name() {
+        assert_eq!(rust_name("type", None).ident, "type_");
+        assert_eq!(rust_name("type", None).sql_name.as_deref(), Some("type"));
+        assert_eq!(rust_name("runtime", Some("runtime")).ident, "runtime_");
+        assert_eq!(rust_name("name", Some("apps")).sql_name, None);
+    }
+}
