@@ -67,6 +67,11 @@ pub fn generate(model: &model::Model, out: &Path, options: &GenOptions) -> Resul
     let mut tree = write::FileTree::default();
     emit::rust::crate_files(model, &mut tree)?;
     emit::docs::files(model, &mut tree)?;
+    if model.has_dialect(model::Dialect::Mssql) {
+        // The whole SQL Server schema as one CREATE-only script, for review and for
+        // semantic validation (DacFx) of what the migrations build.
+        tree.add("docs/schema.mssql.sql", emit::mssql::declarative_schema(model)?);
+    }
     migrations(model, out, options, &mut tree)?;
     Ok(tree)
 }

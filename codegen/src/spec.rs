@@ -8,6 +8,9 @@ use crate::diagnostics::{FileId, Sp, Span};
 #[derive(Debug, Default)]
 pub struct Spec {
     pub files: Vec<SpecFile>,
+    /// Files that could not be parsed; their contents are unknown, so rules such as
+    /// "no `project` key" must not fire on their account.
+    pub unreadable_files: usize,
 }
 
 #[derive(Debug)]

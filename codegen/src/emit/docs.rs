@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::postgres;
+use super::{mssql, postgres};
 use crate::model::*;
 use crate::write::FileTree;
 
@@ -106,13 +106,17 @@ fn intro(model: &Model) -> Vec<String> {
         })
         .collect();
     let codebooks = model.enums.iter().filter(|e| e.codebook.is_some()).count();
+    let with_codebook = match codebooks {
+        0 => String::new(),
+        n if n == model.enums.len() => " (all with a codebook table)".into(),
+        n => format!(" ({n} with a codebook table)"),
+    };
     vec![
         format!(
-            "The {} schema has {} and {} ({} with a codebook table), emitted for {}.",
+            "The {} schema has {} and {}{with_codebook}, emitted for {}.",
             code(&model.project.name),
             plural(model.tables.len(), "table", "tables"),
             plural(model.enums.len(), "enum", "enums"),
-            codebooks,
             dialects.join(" and "),
         ),
         format!(
@@ -152,7 +156,7 @@ fn table_view(model: &Model, table: &Table) -> TableView {
         notes.push(paragraph(comment));
     }
     if let Some(enum_id) = table.codebook_of {
-        notes.push(format!("Codebook of the enum {}, seeded with its values.", enum_link(&model.enum_(enum_id).name)));
+        notes.push(format!("Seeded with the values of the enum {}.", enum_link(&model.enum_(enum_id).name)));
     }
     TableView {
         name: table.name.clone(),
@@ -220,30 +224,7 @@ fn columns_table(model: &Model, table: &Table) -> MarkdownTable {
 fn dialect_type_name(model: &Model, dialect: Dialect, ty: &ColumnType) -> String {
     match dialect {
         Dialect::Postgres => postgres::type_name(model, ty),
-        Dialect::Mssql => mssql_type_name_until_emit_mssql_has_one(model, ty),
-    }
-}
-
-/// SQL Server type names per SPEC-FORMAT's Types table. Stand-in: `emit::mssql` owns
-/// T-SQL words, and this should call `mssql::type_name` once that exists.
-fn mssql_type_name_until_emit_mssql_has_one(model: &Model, ty: &ColumnType) -> String {
-    match ty.storage(model) {
-        ColumnType::SmallInt => "smallint".into(),
-        ColumnType::Int => "int".into(),
-        ColumnType::BigInt => "bigint".into(),
-        ColumnType::Bool => "bit".into(),
-        ColumnType::Float => "real".into(),
-        ColumnType::Double => "float".into(),
-        ColumnType::Decimal { precision, scale } => format!("decimal({precision},{scale})"),
-        ColumnType::String { length } => format!("nvarchar({length})"),
-        ColumnType::Text | ColumnType::Json | ColumnType::Array(_) => "nvarchar(max)".into(),
-        ColumnType::DateTime => "datetime2".into(),
-        ColumnType::DateTimeTz => "datetimeoffset".into(),
-        ColumnType::Date => "date".into(),
-        ColumnType::Time => "time".into(),
-        ColumnType::Uuid => "uniqueidentifier".into(),
-        ColumnType::Bytes => "varbinary(max)".into(),
-        ColumnType::Enum(_) => unreachable!("storage() resolves enums"),
+        Dialect::Mssql => mssql::type_name(model, ty),
     }
 }
 
@@ -308,7 +289,10 @@ fn default_text(model: &Model, column: &Column) -> String {
         DefaultValue::Now => now_text(&column.ty),
         DefaultValue::EnumValue(id, index) => {
             let value = &model.enum_(*id).values[*index];
-            format!("{} ({})", code(&value.key), enum_value_text(&value.value))
+            match &value.value {
+                EnumLiteral::Str(s) if *s == value.key => code(&value.key),
+                stored => format!("{} ({})", code(&value.key), enum_value_text(stored)),
+            }
         }
         DefaultValue::Raw(sql) => per_dialect_sql(model, sql),
     });
@@ -391,14 +375,14 @@ fn indexes_table(model: &Model, table: &Table) -> MarkdownTable {
 fn checks_table(model: &Model, table: &Table) -> MarkdownTable {
     let mssql = model.has_dialect(Dialect::Mssql);
     MarkdownTable {
-        headers: ["Name", "Expression (PostgreSQL)", "Note"].map(String::from).to_vec(),
+        headers: ["Name", "Expression", "Note"].map(String::from).to_vec(),
         rows: table
             .checks
             .iter()
             .filter(|c| mssql || c.origin != CheckOrigin::MssqlJson)
             .map(|check| {
                 let (expression, note) = match check.origin {
-                    CheckOrigin::MssqlJson => (code(&check.expression.mssql), "SQL Server only: the column is text there and must hold JSON".to_string()),
+                    CheckOrigin::MssqlJson => (code(&check.expression.mssql), "SQL Server only (T-SQL): the column is `nvarchar(max)` there and must hold JSON".to_string()),
                     origin => {
                         let mut note = if origin == CheckOrigin::Enum { "allowed values of the enum".to_string() } else { String::new() };
                         if mssql && check.expression.mssql != check.expression.postgres && origin == CheckOrigin::Spec {
@@ -414,11 +398,15 @@ fn checks_table(model: &Model, table: &Table) -> MarkdownTable {
 }
 
 fn partition_text(model: &Model, table: &Table, partition: &Partition) -> String {
-    let mut out = format!("Partitioned by {} on {}", partition.by.sql(), code(&table.column(partition.column).name));
+    let mut out = format!("PostgreSQL partitions the table by {} on {}", partition.by.sql(), code(&table.column(partition.column).name));
     if let Some(interval) = &partition.interval {
-        out.push_str(&format!(", one partition per {}", text(interval)));
+        out.push_str(&format!(", interval {}", code(interval)));
     }
-    out.push_str(", with a default partition for rows outside every partition.");
+    // Mirrors `emit::postgres`: the migration creates only the default partition.
+    out.push_str(&format!(
+        ". The migration creates the default partition {}, which takes rows outside every other partition; partitions per interval are created by operations.",
+        code(&format!("{}_default", table.name))
+    ));
     if model.has_dialect(Dialect::Mssql) {
         out.push_str(" On SQL Server the table is emitted unpartitioned.");
     }
@@ -512,7 +500,7 @@ fn entity(model: &Model, table: &Table) -> EntityView {
             if !table.primary_key.columns.contains(&id) && is_unique_key(table, &[id]) {
                 keys.push("UK");
             }
-            let mut line = format!("{} {}", spec_base_type(&column.ty), column.name);
+            let mut line = format!("{} {}", spec_base_type(&column.ty), mermaid_attribute_name(&column.name));
             if !keys.is_empty() {
                 line.push(' ');
                 line.push_str(&keys.join(", "));
@@ -524,7 +512,23 @@ fn entity(model: &Model, table: &Table) -> EntityView {
             line
         })
         .collect();
-    EntityView { name: table.name.clone(), attributes }
+    EntityView { name: mermaid_entity_name(&table.name), attributes }
+}
+
+/// Entity names are always quoted: unquoted, a table named `style`, `class`, `to`, `one`
+/// or `many` is a keyword to Mermaid's lexer. Table names are identifiers, never `"`.
+fn mermaid_entity_name(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+/// Mermaid reads the words `PK`, `FK` and `UK` as key markers whatever their case, so a
+/// column with such a name is written in backticks, Mermaid's quoting for attribute names.
+fn mermaid_attribute_name(name: &str) -> String {
+    if ["pk", "fk", "uk"].contains(&name.to_ascii_lowercase().as_str()) {
+        format!("`{name}`")
+    } else {
+        name.to_string()
+    }
 }
 
 /// `parent ||--o{ child : "fk_name"`, the parent side optional (`|o`) when the foreign
@@ -538,7 +542,7 @@ fn relationships(model: &Model, table: &Table) -> Vec<String> {
             let optional = fk.columns.iter().any(|c| table.column(*c).nullable);
             let parent_side = if optional { "|o" } else { "||" };
             let child_side = if is_unique_key(table, &fk.columns) { "o|" } else { "o{" };
-            format!("{} {parent_side}--{child_side} {} : \"{}\"", parent.name, table.name, fk.name)
+            format!("{} {parent_side}--{child_side} {} : \"{}\"", mermaid_entity_name(&parent.name), mermaid_entity_name(&table.name), fk.name)
         })
         .collect()
 }
@@ -627,6 +631,13 @@ mod tests {
     fn paragraphs_do_not_start_blocks() {
         assert_eq!(paragraph("# not a heading"), "\\# not a heading");
         assert_eq!(paragraph("- not a list"), "\\- not a list");
+    }
+
+    #[test]
+    fn mermaid_names_never_read_as_keywords() {
+        assert_eq!(mermaid_entity_name("style"), "\"style\"");
+        assert_eq!(mermaid_attribute_name("pk"), "`pk`");
+        assert_eq!(mermaid_attribute_name("pk_id"), "pk_id");
     }
 
     #[test]

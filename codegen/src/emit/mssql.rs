@@ -77,9 +77,10 @@ pub fn default_sql(model: &Model, column: &Column) -> Option<String> {
 }
 
 /// The name of a column's default constraint. SQL Server names defaults like any other
-/// constraint (unnamed ones get random names, which migrations could not drop).
-// The model does not carry the configured `conventions.naming.default` template yet,
-// so this uses the documented default; see `default_constraint_name` callers.
+/// constraint (an unnamed one gets a random name, which a later migration could not
+/// drop by name).
+// TODO: the model does not carry the configured `conventions.naming.default` template
+// yet, so a project's own template is ignored and the documented one applies.
 pub fn default_constraint_name(model: &Model, table: &Table, column: &Column) -> String {
     let limit = model.project.dialects.iter().map(|d| d.identifier_limit()).min().unwrap_or(Dialect::Postgres.identifier_limit());
     naming::render(&Naming::default().default, &NameParts { table: &table.name, column: &column.name, ..Default::default() }, limit)
@@ -157,8 +158,8 @@ fn key_bytes(model: &Model, ty: &ColumnType) -> usize {
             _ => 17,
         },
         ColumnType::String { length } if *length <= NVARCHAR_MAX_LENGTH => 2 * *length as usize,
-        // Not indexable at all; SQL Server says so.
-        _ => usize::MAX / 64,
+        // (max) types cannot be key columns at all; SQL Server says so at CREATE.
+        _ => usize::MAX,
     }
 }
 
@@ -166,7 +167,7 @@ fn key_bytes(model: &Model, ty: &ColumnType) -> usize {
 /// index holds (long composite string keys): then the table is a heap with a
 /// nonclustered key, so every row PostgreSQL accepts fits.
 fn primary_key_clustering(model: &Model, table: &Table) -> &'static str {
-    let width: usize = table.primary_key.columns.iter().map(|c| key_bytes(model, &table.column(*c).ty)).sum();
+    let width = table.primary_key.columns.iter().map(|c| key_bytes(model, &table.column(*c).ty)).fold(0usize, usize::saturating_add);
     if width <= CLUSTERED_KEY_LIMIT {
         "CLUSTERED"
     } else {
@@ -306,13 +307,39 @@ enum Statement {
 struct ScriptView<'a> {
     notice: &'a str,
     title: &'a str,
+    /// The schema to create first, when it is not `dbo` (which every database has).
+    /// Only `up` creates it; `down` leaves it, since other objects may live there.
+    create_schema: Option<SchemaView>,
     statements: Vec<Statement>,
+}
+
+#[derive(Serialize)]
+struct SchemaView {
+    name: String,
+    name_literal: String,
+    /// `CREATE SCHEMA` must be alone in its batch, so a guarded one runs through EXEC.
+    create_literal: String,
+}
+
+fn schema_to_create(model: &Model) -> Option<SchemaView> {
+    let schema = &model.project.schema_mssql;
+    (schema != "dbo").then(|| SchemaView {
+        name: quote(schema),
+        name_literal: string_literal(schema),
+        create_literal: string_literal(&format!("CREATE SCHEMA {}", quote(schema))),
+    })
 }
 
 /// Render a plan's `up.sql` and `down.sql`.
 pub fn migration(model: &Model, plan: &Plan, title: &str) -> Result<(String, String), crate::Error> {
-    let up = ScriptView { notice: super::GENERATED_NOTICE, title, statements: plan.up.iter().map(|op| statement(model, op)).collect() };
-    let down = ScriptView { notice: super::GENERATED_NOTICE, title, statements: plan.down.iter().map(|op| statement(model, op)).collect() };
+    let up = ScriptView {
+        notice: super::GENERATED_NOTICE,
+        title,
+        create_schema: schema_to_create(model),
+        statements: plan.up.iter().map(|op| statement(model, op)).collect(),
+    };
+    let down =
+        ScriptView { notice: super::GENERATED_NOTICE, title, create_schema: None, statements: plan.down.iter().map(|op| statement(model, op)).collect() };
     Ok((super::render("mssql/migration.sql", &up)?, super::render("mssql/migration.sql", &down)?))
 }
 
@@ -329,7 +356,7 @@ pub fn declarative_schema(model: &Model) -> Result<String, crate::Error> {
         .filter(|op| !matches!(op, Operation::SeedCodebook(_)))
         .map(|op| statement(model, op))
         .collect();
-    super::render("mssql/schema.sql", &ScriptView { notice: super::GENERATED_NOTICE, title: &title, statements })
+    super::render("mssql/schema.sql", &ScriptView { notice: super::GENERATED_NOTICE, title: &title, create_schema: schema_to_create(model), statements })
 }
 
 fn statement(model: &Model, operation: &Operation) -> Statement {
@@ -505,23 +532,45 @@ fn seed(model: &Model, table: &Table) -> Statement {
 mod tests {
     use super::*;
 
+    fn framework_model() -> Model {
+        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec");
+        crate::check(&spec).model.expect("the framework spec is valid")
+    }
+
     #[test]
     fn identifiers_and_literals_are_escaped() {
         assert_eq!(quote("order"), "[order]");
         assert_eq!(quote("a]b"), "[a]]b]");
         assert_eq!(string_literal("it's"), "N'it''s'");
     }
-}
 
-#[cfg(test)]
-mod scratch_declarative {
     #[test]
-    #[ignore]
-    fn write_declarative() {
-        for (spec, out) in [("../spec", "/tmp/mssql_decl_framework.sql"), ("../tests/fixtures/aggregator/spec", "/tmp/mssql_decl_aggregator.sql")] {
-            let checked = crate::check(std::path::Path::new(spec));
-            let model = checked.model.expect("valid spec");
-            std::fs::write(out, super::declarative_schema(&model).unwrap()).unwrap();
+    fn every_trigger_is_alone_in_its_batch() {
+        let model = framework_model();
+        let (up, _) = migration(&model, &crate::plan::initial(&model), "test").unwrap();
+        let schema = declarative_schema(&model).unwrap();
+        for script in [&up, &schema] {
+            let lines: Vec<&str> = script.lines().collect();
+            let mut triggers = 0;
+            for (at, line) in lines.iter().enumerate() {
+                if line.contains(" TRIGGER ") && line.starts_with("CREATE") {
+                    triggers += 1;
+                    assert_eq!(lines[..at].iter().rev().find(|l| !l.is_empty()), Some(&"GO"), "no GO before line {}", at + 1);
+                    let end = lines[at..].iter().position(|l| *l == "END;").expect("trigger body ends") + at;
+                    assert_eq!(lines[end + 1], "GO", "no GO after the trigger at line {}", at + 1);
+                }
+            }
+            assert!(triggers > 0);
         }
     }
+
+    #[test]
+    fn wide_primary_keys_are_nonclustered() {
+        let model = framework_model();
+        let apps = model.table(model.table_by_name("apps").unwrap());
+        assert_eq!(primary_key_clustering(&model, apps), "NONCLUSTERED");
+        let groups = model.table(model.table_by_name("app_groups").unwrap());
+        assert_eq!(primary_key_clustering(&model, groups), "CLUSTERED");
+    }
 }
+

@@ -255,7 +255,12 @@ fn create_table(model: &Model, table: &Table) -> Statement {
     let partition = table.partition.as_ref().map(|p| format!("{} ({})", p.by.sql(), quote(&table.column(p.column).name)));
     // Rows outside every explicit partition land here instead of failing the insert;
     // partitions per interval are created by operations, not by the schema.
-    let default_partition = table.partition.as_ref().map(|_| qualified(model, &format!("{}_default", table.name)));
+    // PostgreSQL allows no default partition for HASH partitioning.
+    let default_partition = table
+        .partition
+        .as_ref()
+        .filter(|p| p.by != PartitionBy::Hash)
+        .map(|_| qualified(model, &format!("{}_default", table.name)));
     Statement::CreateTable {
         table: qualified(model, &table.name),
         columns,

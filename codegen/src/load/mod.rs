@@ -35,7 +35,12 @@ pub fn load_dir(dir: &Path, sources: &mut Sources, diags: &mut Diagnostics) -> S
                 continue;
             }
         };
-        spec.files.push(load_text(&path, text, sources, diags));
+        let before = diags.len();
+        let file = load_text(&path, text, sources, diags);
+        if file.project.is_none() && file.tables.is_empty() && file.enums.is_empty() && file.mixins.is_empty() && diags.len() > before {
+            spec.unreadable_files += usize::from(diags.iter().skip(before).any(|d| d.message.starts_with("invalid YAML")));
+        }
+        spec.files.push(file);
     }
     spec
 }

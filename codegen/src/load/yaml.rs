@@ -229,7 +229,14 @@ fn convert_error(file: FileId, text: &str, error: &serde_saphyr::Error) -> YamlE
     let rendered = error
         .without_snippet()
         .render_with_options(serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off });
-    YamlError { message: strip_location_prefix(&rendered), span }
+    let message = strip_location_prefix(&rendered);
+    // A budget breach is almost always an alias bomb; say so in words.
+    let message = if message.contains("budget breached") {
+        format!("the file expands beyond the parser's budget (too many aliases, nodes or nesting levels: {message}); a spec never needs this much, so this looks like an alias bomb")
+    } else {
+        message
+    };
+    YamlError { message, span }
 }
 
 /// serde-saphyr's plain rendering starts with `error: line N column M: `; we show the

@@ -100,6 +100,10 @@ impl<'a> Resolver<'a> {
     fn project(&mut self) -> Option<Project> {
         let found: Vec<&Sp<ProjectSpec>> = self.spec.files.iter().filter_map(|f| f.project.as_ref()).collect();
         let Some(first) = found.first() else {
+            if self.spec.unreadable_files > 0 {
+                // The key may well be in the file that did not parse.
+                return None;
+            }
             self.diags.push(
                 Diagnostic::error(Span::NONE, "no `project` key in any spec file")
                     .help("add `project: { name: my_project }` to one file of the spec directory"),

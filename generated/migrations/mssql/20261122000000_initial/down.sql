@@ -54,76 +54,29 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'app_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'cmd_by'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_by';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_by';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'cmd_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'cmd_time'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_time';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'cmd_flag'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_flag';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_flag';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'cmd_exec'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_exec';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_exec';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 DROP TRIGGER IF EXISTS [dbo].[tr_command_log_date_modified];
@@ -157,124 +110,45 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'function_hash'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'function_hash';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'function_hash';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'function_no'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'function_no';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'function_no';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'main_app'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'main_app';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'main_app';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'app_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'thread_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'thread_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'thread_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'task_size'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'task_size';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'task_size';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'solved'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'solved';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'solved';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'failed'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'failed';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'failed';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'start_time'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'start_time';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'start_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'end_time'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'end_time';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'end_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'totals'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'totals';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'totals';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'totalm'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'totalm';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'totalm';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'totalh'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'totalh';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'totalh';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'runtime'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'runtime';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 DROP TRIGGER IF EXISTS [dbo].[tr_function_log_date_modified];
@@ -320,76 +194,29 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'function_hash'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'function_hash';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'function_hash';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'function_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'function_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'function_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'filepath'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'filepath';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'filepath';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'app_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'first_seen'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'first_seen';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'first_seen';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'last_seen'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'last_seen';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'last_seen';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 DROP TRIGGER IF EXISTS [dbo].[tr_app_functions_date_modified];
@@ -417,52 +244,21 @@ DROP TABLE IF EXISTS [dbo].[app_functions];
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'ip_address'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'ip_address';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'ip_address';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'target_domain'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'target_domain';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'target_domain';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'app_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'reserved_at'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'reserved_at';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'reserved_at';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'ttl_seconds'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'ttl_seconds';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'ttl_seconds';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'released'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'released';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'released';
 GO
 
 IF OBJECT_ID(N'[dbo].[proxy_reservation]', N'U') IS NOT NULL
@@ -493,124 +289,45 @@ DROP TABLE IF EXISTS [dbo].[proxy_reservation];
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'task_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'task_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'task_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'document_type'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'document_type';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'document_type';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'source_path'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'source_path';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'source_path';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'current_stage'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'current_stage';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'current_stage';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'status'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'status';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'status';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'stage_history'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'stage_history';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'stage_history';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'error_message'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'error_message';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'error_message';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'error_stage'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'error_stage';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'error_stage';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'retry_count'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'retry_count';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'retry_count';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'worker_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'worker_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'worker_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'app_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'runtime'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'runtime';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'start_time'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'start_time';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'start_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'end_time'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'end_time';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'end_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 DROP TRIGGER IF EXISTS [dbo].[tr_pipeline_task_date_modified];
@@ -674,112 +391,41 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'app_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'module_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'module_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'module_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'module_path'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'module_path';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'module_path';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'function_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'function_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'function_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'function_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'function_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'function_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'call_chain'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'call_chain';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'call_chain';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'instance_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'instance_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'instance_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'lineno'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'lineno';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'lineno';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'log_level'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'log_level';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'log_level';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'msg'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'msg';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'msg';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'context_json'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'context_json';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'context_json';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'runtime'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'runtime';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 DROP TRIGGER IF EXISTS [dbo].[tr_logs_date_modified];
@@ -825,124 +471,45 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'runtime'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'runtime';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'app_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'task_size'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'task_size';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'task_size';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'start_time'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'start_time';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'start_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'end_time'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'end_time';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'end_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'totals'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'totals';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'totals';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'totalm'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'totalm';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'totalm';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'totalh'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'totalh';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'totalh';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'except_cnt'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'except_cnt';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'except_cnt';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'exit_code'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'exit_code';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'exit_code';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'request_count'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'request_count';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'request_count';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'avg_response_ms'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'avg_response_ms';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'avg_response_ms';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'p95_response_ms'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'p95_response_ms';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'p95_response_ms';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'error_rate'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'error_rate';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'error_rate';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 DROP TRIGGER IF EXISTS [dbo].[tr_runtime_date_modified];
@@ -970,174 +537,69 @@ DROP TABLE IF EXISTS [dbo].[runtime];
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', N'COLUMN', N'description'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 DROP TABLE IF EXISTS [dbo].[c_runtime_codes];
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', N'COLUMN', N'description'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 DROP TABLE IF EXISTS [dbo].[c_log_level];
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'app_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'server_type'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'server_type';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'server_type';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'server_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'server_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'server_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'server_ip'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'server_ip';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'server_ip';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'database_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'database_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'database_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'database_schema'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'database_schema';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'database_schema';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'object_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'object_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'object_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'object_type'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'object_type';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'object_type';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'last_use_date'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'last_use_date';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'last_use_date';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 DROP TRIGGER IF EXISTS [dbo].[tr_app_db_objects_date_modified];
@@ -1195,184 +657,65 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'app'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'app';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'app';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'group_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'group_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'group_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'parent_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'parent_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'parent_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'app_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'app_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'app_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'parent_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'parent_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'parent_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'last_run'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'last_run';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'last_run';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'next_run'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'next_run';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'next_run';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'app_pids'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'app_pids';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'app_pids';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'run_status'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'run_status';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'run_status';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'task_size'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'task_size';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'task_size';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'progress'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'progress';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'progress';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'solved'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'solved';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'solved';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'failed'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'failed';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'failed';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'fatal_flag'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'fatal_flag';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'fatal_flag';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'fatal_msg'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'fatal_msg';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'fatal_msg';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'fatal_time'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'fatal_time';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'fatal_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'runtime_id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'runtime_id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'runtime_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'cmd_by'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_by';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_by';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'cmd_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'cmd_time'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_time';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'cmd_flag'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_flag';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_flag';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'cmd_exec'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_exec';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_exec';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'disable'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'disable';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'disable';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'eta'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'eta';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'eta';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 DROP TRIGGER IF EXISTS [dbo].[tr_apps_date_modified];
@@ -1394,160 +737,68 @@ DROP TABLE IF EXISTS [dbo].[apps];
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', N'COLUMN', N'description'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 DROP TABLE IF EXISTS [dbo].[c_run_status];
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', N'COLUMN', N'description'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 DROP TABLE IF EXISTS [dbo].[c_fatal_flags];
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', N'COLUMN', N'description'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 DROP TABLE IF EXISTS [dbo].[c_cmd_list];
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', N'COLUMN', N'description'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 DROP TABLE IF EXISTS [dbo].[c_cmd_flags];
@@ -1560,58 +811,23 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'parent'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'parent';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'parent';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'group_name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'group_name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'group_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 DROP TRIGGER IF EXISTS [dbo].[tr_app_parents_date_modified];
@@ -1627,46 +843,19 @@ DROP TABLE IF EXISTS [dbo].[app_parents];
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', NULL, NULL))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'id'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'name'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'name';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'sha'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'archive'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'date_created'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_dropextendedproperty
-        @name = N'MS_Description',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_dropextendedproperty @name = N'MS_Description', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 DROP TRIGGER IF EXISTS [dbo].[tr_app_groups_date_modified];

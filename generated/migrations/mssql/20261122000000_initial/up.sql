@@ -44,87 +44,33 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Logical grouping for applications (e.g., by country or department).',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Logical grouping for applications (e.g., by country or department).', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Logical grouping for applications (e.g., by country or department).',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Logical grouping for applications (e.g., by country or department).', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Group name (e.g., "croatia", "serbia")',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Group name (e.g., "croatia", "serbia")', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Group name (e.g., "croatia", "serbia")',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Group name (e.g., "croatia", "serbia")', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_groups', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'date_modified';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_groups',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_groups', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 IF OBJECT_ID(N'[dbo].[app_parents]', N'U') IS NULL
@@ -162,111 +108,41 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Parent/service grouping within an AppGroup. Represents a logical service containing one or more apps.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Parent/service grouping within an AppGroup. Represents a logical service containing one or more apps.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Parent/service grouping within an AppGroup. Represents a logical service containing one or more apps.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Parent/service grouping within an AppGroup. Represents a logical service containing one or more apps.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'parent'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash identifier for the parent',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'parent';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash identifier for the parent', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'parent';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash identifier for the parent',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'parent';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash identifier for the parent', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'parent';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Parent name (e.g., "fina", "apr")',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Parent name (e.g., "fina", "apr")', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Parent name (e.g., "fina", "apr")',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Parent name (e.g., "fina", "apr")', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'group_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Group this parent belongs to',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'group_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Group this parent belongs to', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'group_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Group this parent belongs to',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'group_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Group this parent belongs to', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'group_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_parents', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'date_modified';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_parents',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_parents', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 IF OBJECT_ID(N'[dbo].[fk_app_parents_group_name_app_groups]', N'F') IS NULL
@@ -289,75 +165,29 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Execution state of a command sent to an app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Execution state of a command sent to an app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Execution state of a command sent to an app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Execution state of a command sent to an app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', N'COLUMN', N'description'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'description';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_flags', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_flags',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_flags', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 IF OBJECT_ID(N'[dbo].[c_cmd_list]', N'U') IS NULL
@@ -374,75 +204,29 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Commands the orchestration manager accepts',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Commands the orchestration manager accepts', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Commands the orchestration manager accepts',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Commands the orchestration manager accepts', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', N'COLUMN', N'description'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'description';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_cmd_list', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_cmd_list',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_cmd_list', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 IF OBJECT_ID(N'[dbo].[c_fatal_flags]', N'U') IS NULL
@@ -459,75 +243,29 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Fatal error state of an app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Fatal error state of an app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Fatal error state of an app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Fatal error state of an app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', N'COLUMN', N'description'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'description';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_fatal_flags', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_fatal_flags',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_fatal_flags', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 IF OBJECT_ID(N'[dbo].[c_run_status]', N'U') IS NULL
@@ -544,75 +282,29 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Current run state of an app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Current run state of an app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Current run state of an app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Current run state of an app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', N'COLUMN', N'description'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'description';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_run_status', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_run_status',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_run_status', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 IF OBJECT_ID(N'[dbo].[apps]', N'U') IS NULL
@@ -678,363 +370,125 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Core table tracking individual application configurations and runtime states.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Core table tracking individual application configurations and runtime states.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Core table tracking individual application configurations and runtime states.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Core table tracking individual application configurations and runtime states.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'app'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'SHA hash identifier for the app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'app';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'SHA hash identifier for the app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'app';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'SHA hash identifier for the app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'app';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'SHA hash identifier for the app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'app';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'group_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Group name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'group_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Group name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'group_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Group name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'group_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Group name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'group_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'parent_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Parent name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'parent_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Parent name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'parent_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Parent name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'parent_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Parent name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'parent_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'app_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Application name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'app_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Application name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'app_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Application name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'app_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Application name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'app_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'parent_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Link to parent',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'parent_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Link to parent', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'parent_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Link to parent',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'parent_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Link to parent', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'parent_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'last_run'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Timestamp of last app run',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'last_run';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Timestamp of last app run', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'last_run';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Timestamp of last app run',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'last_run';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Timestamp of last app run', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'last_run';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'next_run'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Timestamp of next scheduled run',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'next_run';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Timestamp of next scheduled run', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'next_run';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Timestamp of next scheduled run',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'next_run';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Timestamp of next scheduled run', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'next_run';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'app_pids'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'List of process IDs connected to app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'app_pids';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'List of process IDs connected to app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'app_pids';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'List of process IDs connected to app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'app_pids';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'List of process IDs connected to app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'app_pids';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'run_status'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Current run state (enum: RunStatus)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'run_status';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Current run state (enum: RunStatus)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'run_status';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Current run state (enum: RunStatus)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'run_status';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Current run state (enum: RunStatus)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'run_status';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'task_size'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Total items to process in current loop',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'task_size';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Total items to process in current loop', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'task_size';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Total items to process in current loop',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'task_size';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Total items to process in current loop', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'task_size';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'progress'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Completion percentage (0-100)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'progress';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Completion percentage (0-100)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'progress';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Completion percentage (0-100)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'progress';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Completion percentage (0-100)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'progress';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'solved'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Successfully processed items in current loop',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'solved';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Successfully processed items in current loop', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'solved';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Successfully processed items in current loop',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'solved';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Successfully processed items in current loop', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'solved';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'failed'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Items that ended with error in current loop',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'failed';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Items that ended with error in current loop', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'failed';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Items that ended with error in current loop',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'failed';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Items that ended with error in current loop', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'failed';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'fatal_flag'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Fatal error state (enum: FatalFlag)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'fatal_flag';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Fatal error state (enum: FatalFlag)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'fatal_flag';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Fatal error state (enum: FatalFlag)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'fatal_flag';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Fatal error state (enum: FatalFlag)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'fatal_flag';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'fatal_msg'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Reason for fatal status',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'fatal_msg';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Reason for fatal status', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'fatal_msg';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Reason for fatal status',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'fatal_msg';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Reason for fatal status', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'fatal_msg';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'fatal_time'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When fatal flag was set',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'fatal_time';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When fatal flag was set', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'fatal_time';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When fatal flag was set',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'fatal_time';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When fatal flag was set', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'fatal_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'runtime_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Link to runtime metadata',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'runtime_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Link to runtime metadata', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'runtime_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Link to runtime metadata',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'runtime_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Link to runtime metadata', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'runtime_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'cmd_by'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'User who issued last command',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_by';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'User who issued last command', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_by';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'User who issued last command',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_by';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'User who issued last command', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_by';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'cmd_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Last command (enum: CmdName)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Last command (enum: CmdName)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Last command (enum: CmdName)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Last command (enum: CmdName)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'cmd_time'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When command was issued',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_time';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When command was issued', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_time';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When command was issued',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_time';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When command was issued', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'cmd_flag'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Command status (enum: CmdFlag)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_flag';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Command status (enum: CmdFlag)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_flag';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Command status (enum: CmdFlag)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_flag';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Command status (enum: CmdFlag)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_flag';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'cmd_exec'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When command was executed',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_exec';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When command was executed', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_exec';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When command was executed',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'cmd_exec';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When command was executed', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'cmd_exec';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'disable'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Whether app is disabled',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'disable';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Whether app is disabled', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'disable';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Whether app is disabled',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'disable';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Whether app is disabled', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'disable';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'eta'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Estimated time of completion, updated during runtime',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'eta';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Estimated time of completion, updated during runtime', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'eta';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Estimated time of completion, updated during runtime',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'eta';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Estimated time of completion, updated during runtime', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'eta';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'apps', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'date_modified';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'apps',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'apps', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 IF OBJECT_ID(N'[dbo].[fk_apps_parent_id_app_parents]', N'F') IS NULL
@@ -1119,183 +573,65 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Automatically populated dependency map. Records every database object (table, view, procedure, function) that each app interacts with during runtime.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Automatically populated dependency map. Records every database object (table, view, procedure, function) that each app interacts with during runtime.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Automatically populated dependency map. Records every database object (table, view, procedure, function) that each app interacts with during runtime.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Automatically populated dependency map. Records every database object (table, view, procedure, function) that each app interacts with during runtime.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'app_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash ID of the app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash ID of the app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'app_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash ID of the app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash ID of the app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'server_type'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Database type (Postgres, MsSQL)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'server_type';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Database type (Postgres, MsSQL)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'server_type';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Database type (Postgres, MsSQL)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'server_type';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Database type (Postgres, MsSQL)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'server_type';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'server_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server hostname',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'server_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server hostname', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'server_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server hostname',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'server_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server hostname', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'server_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'server_ip'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server IP address',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'server_ip';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server IP address', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'server_ip';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server IP address',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'server_ip';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server IP address', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'server_ip';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'database_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Database name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'database_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Database name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'database_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Database name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'database_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Database name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'database_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'database_schema'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Schema name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'database_schema';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Schema name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'database_schema';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Schema name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'database_schema';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Schema name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'database_schema';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'object_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Table/view/procedure name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'object_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Table/view/procedure name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'object_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Table/view/procedure name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'object_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Table/view/procedure name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'object_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'object_type'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Object type: table, view, function, procedure',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'object_type';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Object type: table, view, function, procedure', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'object_type';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Object type: table, view, function, procedure',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'object_type';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Object type: table, view, function, procedure', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'object_type';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'last_use_date'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When this object was last accessed',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'last_use_date';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When this object was last accessed', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'last_use_date';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When this object was last accessed',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'last_use_date';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When this object was last accessed', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'last_use_date';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_db_objects', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'date_modified';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_db_objects',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_db_objects', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 IF OBJECT_ID(N'[dbo].[c_log_level]', N'U') IS NULL
@@ -1312,75 +648,29 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Python logging levels',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Python logging levels', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Python logging levels',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Python logging levels', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', N'COLUMN', N'description'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'description';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_log_level', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_log_level',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_log_level', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 IF OBJECT_ID(N'[dbo].[c_runtime_codes]', N'U') IS NULL
@@ -1397,75 +687,29 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'How an app''s runtime cycle ended',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'How an app''s runtime cycle ended', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'How an app''s runtime cycle ended',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'How an app''s runtime cycle ended', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Enum value (not auto-increment), unique', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', N'COLUMN', N'description'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'description';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Human-readable label from enum',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'description';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Human-readable label from enum', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'description';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash for merge() consistency',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash for merge() consistency', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active, timestamp = deprecated', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'c_runtime_codes', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW()',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'c_runtime_codes',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW()', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'c_runtime_codes', @level2type = N'COLUMN', @level2name = N'date_created';
 GO
 
 IF OBJECT_ID(N'[dbo].[runtime]', N'U') IS NULL
@@ -1526,243 +770,85 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Tracks a single execution cycle of an application.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Tracks a single execution cycle of an application.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Tracks a single execution cycle of an application.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Tracks a single execution cycle of an application.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'runtime'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of datetime.now() representing this run',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of datetime.now() representing this run', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'runtime';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of datetime.now() representing this run',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of datetime.now() representing this run', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'runtime';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'app_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash ID of the app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash ID of the app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'app_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash ID of the app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash ID of the app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'task_size'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Size of processing list (null = crawl-based)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'task_size';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Size of processing list (null = crawl-based)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'task_size';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Size of processing list (null = crawl-based)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'task_size';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Size of processing list (null = crawl-based)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'task_size';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'start_time'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When execution started',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'start_time';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When execution started', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'start_time';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When execution started',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'start_time';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When execution started', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'start_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'end_time'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When execution ended',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'end_time';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When execution ended', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'end_time';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When execution ended',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'end_time';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When execution ended', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'end_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'totals'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Total runtime in seconds',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'totals';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Total runtime in seconds', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'totals';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Total runtime in seconds',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'totals';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Total runtime in seconds', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'totals';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'totalm'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Total runtime in minutes',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'totalm';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Total runtime in minutes', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'totalm';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Total runtime in minutes',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'totalm';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Total runtime in minutes', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'totalm';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'totalh'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Total runtime in hours',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'totalh';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Total runtime in hours', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'totalh';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Total runtime in hours',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'totalh';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Total runtime in hours', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'totalh';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'except_cnt'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Number of exceptions during runtime',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'except_cnt';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Number of exceptions during runtime', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'except_cnt';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Number of exceptions during runtime',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'except_cnt';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Number of exceptions during runtime', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'except_cnt';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'exit_code'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Process exit code (enum: RuntimeExitCode)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'exit_code';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Process exit code (enum: RuntimeExitCode)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'exit_code';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Process exit code (enum: RuntimeExitCode)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'exit_code';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Process exit code (enum: RuntimeExitCode)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'exit_code';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'request_count'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Total HTTP requests made during this runtime',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'request_count';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Total HTTP requests made during this runtime', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'request_count';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Total HTTP requests made during this runtime',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'request_count';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Total HTTP requests made during this runtime', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'request_count';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'avg_response_ms'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Average response time in milliseconds',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'avg_response_ms';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Average response time in milliseconds', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'avg_response_ms';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Average response time in milliseconds',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'avg_response_ms';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Average response time in milliseconds', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'avg_response_ms';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'p95_response_ms'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'95th percentile response time in milliseconds',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'p95_response_ms';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'95th percentile response time in milliseconds', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'p95_response_ms';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'95th percentile response time in milliseconds',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'p95_response_ms';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'95th percentile response time in milliseconds', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'p95_response_ms';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'error_rate'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'HTTP error rate as percentage (0.0-100.0)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'error_rate';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'HTTP error rate as percentage (0.0-100.0)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'error_rate';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'HTTP error rate as percentage (0.0-100.0)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'error_rate';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'HTTP error rate as percentage (0.0-100.0)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'error_rate';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'runtime', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'date_modified';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'runtime',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'runtime', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 IF OBJECT_ID(N'[dbo].[fk_runtime_exit_code_c_runtime_codes]', N'F') IS NULL
@@ -1838,219 +924,77 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Structured application logs with call chain tracking.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Structured application logs with call chain tracking.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Structured application logs with call chain tracking.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Structured application logs with call chain tracking.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'app_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Root caller app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Root caller app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'app_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Root caller app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Root caller app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'module_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Python module name (.py file)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'module_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Python module name (.py file)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'module_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Python module name (.py file)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'module_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Python module name (.py file)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'module_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'module_path'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Full path to the module',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'module_path';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Full path to the module', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'module_path';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Full path to the module',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'module_path';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Full path to the module', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'module_path';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'function_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Function that emitted the log',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'function_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Function that emitted the log', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'function_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Function that emitted the log',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'function_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Function that emitted the log', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'function_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'function_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of app_id + module + function',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'function_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of app_id + module + function', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'function_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of app_id + module + function',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'function_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of app_id + module + function', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'function_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'call_chain'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Trace from root caller to log emitter',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'call_chain';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Trace from root caller to log emitter', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'call_chain';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Trace from root caller to log emitter',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'call_chain';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Trace from root caller to log emitter', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'call_chain';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'instance_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Differentiates parallel instances',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'instance_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Differentiates parallel instances', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'instance_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Differentiates parallel instances',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'instance_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Differentiates parallel instances', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'instance_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'lineno'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Line number where log was called',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'lineno';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Line number where log was called', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'lineno';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Line number where log was called',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'lineno';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Line number where log was called', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'lineno';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'log_level'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Numeric log level (enum: LogLevel)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'log_level';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Numeric log level (enum: LogLevel)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'log_level';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Numeric log level (enum: LogLevel)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'log_level';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Numeric log level (enum: LogLevel)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'log_level';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'msg'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Log message content',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'msg';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Log message content', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'msg';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Log message content',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'msg';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Log message content', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'msg';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'context_json'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Arbitrary structured context as JSON (overflow from structlog key-value pairs)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'context_json';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Arbitrary structured context as JSON (overflow from structlog key-value pairs)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'context_json';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Arbitrary structured context as JSON (overflow from structlog key-value pairs)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'context_json';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Arbitrary structured context as JSON (overflow from structlog key-value pairs)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'context_json';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'runtime'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Links to execution cycle',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Links to execution cycle', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'runtime';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Links to execution cycle',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Links to execution cycle', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'runtime';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'logs', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'date_modified';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'logs',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'logs', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 IF OBJECT_ID(N'[dbo].[fk_logs_app_id_apps]', N'F') IS NULL
@@ -2147,243 +1091,85 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Tracks document processing pipeline state. Each record represents one document being processed through pipeline stages (extraction, parsing, validation, loading).',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Tracks document processing pipeline state. Each record represents one document being processed through pipeline stages (extraction, parsing, validation, loading).', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Tracks document processing pipeline state. Each record represents one document being processed through pipeline stages (extraction, parsing, validation, loading).',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Tracks document processing pipeline state. Each record represents one document being processed through pipeline stages (extraction, parsing, validation, loading).', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'task_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Unique task identifier (hash)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'task_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Unique task identifier (hash)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'task_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Unique task identifier (hash)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'task_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Unique task identifier (hash)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'task_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'document_type'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Type of document (e.g., "invoice", "financial_statement")',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'document_type';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Type of document (e.g., "invoice", "financial_statement")', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'document_type';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Type of document (e.g., "invoice", "financial_statement")',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'document_type';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Type of document (e.g., "invoice", "financial_statement")', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'document_type';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'source_path'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Path to the source document',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'source_path';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Path to the source document', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'source_path';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Path to the source document',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'source_path';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Path to the source document', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'source_path';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'current_stage'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Current processing stage (extract, parse, validate, load)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'current_stage';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Current processing stage (extract, parse, validate, load)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'current_stage';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Current processing stage (extract, parse, validate, load)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'current_stage';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Current processing stage (extract, parse, validate, load)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'current_stage';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'status'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Status: pending, in_progress, completed, failed, retry',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'status';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Status: pending, in_progress, completed, failed, retry', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'status';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Status: pending, in_progress, completed, failed, retry',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'status';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Status: pending, in_progress, completed, failed, retry', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'status';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'stage_history'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'JSON array of completed stages with timestamps',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'stage_history';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'JSON array of completed stages with timestamps', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'stage_history';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'JSON array of completed stages with timestamps',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'stage_history';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'JSON array of completed stages with timestamps', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'stage_history';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'error_message'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Last error message (if failed)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'error_message';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Last error message (if failed)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'error_message';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Last error message (if failed)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'error_message';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Last error message (if failed)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'error_message';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'error_stage'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Stage where error occurred',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'error_stage';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Stage where error occurred', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'error_stage';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Stage where error occurred',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'error_stage';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Stage where error occurred', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'error_stage';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'retry_count'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Number of retry attempts',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'retry_count';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Number of retry attempts', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'retry_count';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Number of retry attempts',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'retry_count';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Number of retry attempts', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'retry_count';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'worker_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Dramatiq worker that processed this task',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'worker_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Dramatiq worker that processed this task', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'worker_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Dramatiq worker that processed this task',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'worker_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Dramatiq worker that processed this task', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'worker_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'app_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash ID of the app that submitted the task',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash ID of the app that submitted the task', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'app_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash ID of the app that submitted the task',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash ID of the app that submitted the task', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'runtime'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Links to execution cycle',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Links to execution cycle', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'runtime';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Links to execution cycle',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Links to execution cycle', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'runtime';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'start_time'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When processing started',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'start_time';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When processing started', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'start_time';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When processing started',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'start_time';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When processing started', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'start_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'end_time'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When processing completed (or failed)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'end_time';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When processing completed (or failed)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'end_time';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When processing completed (or failed)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'end_time';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When processing completed (or failed)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'end_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'pipeline_task', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'date_modified';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'pipeline_task',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'pipeline_task', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 IF OBJECT_ID(N'[dbo].[proxy_reservation]', N'U') IS NULL
@@ -2426,99 +1212,37 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Tracks IP address reservations for proxy management. When a thread acquires a proxy from a residential proxy service (BrightData, Oxylabs, etc.), the assigned IP is reserved per target domain to prevent other apps from using the same IP on the same site.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Tracks IP address reservations for proxy management. When a thread acquires a proxy from a residential proxy service (BrightData, Oxylabs, etc.), the assigned IP is reserved per target domain to prevent other apps from using the same IP on the same site.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Tracks IP address reservations for proxy management. When a thread acquires a proxy from a residential proxy service (BrightData, Oxylabs, etc.), the assigned IP is reserved per target domain to prevent other apps from using the same IP on the same site.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Tracks IP address reservations for proxy management. When a thread acquires a proxy from a residential proxy service (BrightData, Oxylabs, etc.), the assigned IP is reserved per target domain to prevent other apps from using the same IP on the same site.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Unique identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Unique identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Unique identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Unique identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'ip_address'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'IPv4 or IPv6 address assigned by the proxy provider',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'ip_address';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'IPv4 or IPv6 address assigned by the proxy provider', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'ip_address';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'IPv4 or IPv6 address assigned by the proxy provider',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'ip_address';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'IPv4 or IPv6 address assigned by the proxy provider', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'ip_address';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'target_domain'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Target site domain (e.g., gov.hr) - lock scope',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'target_domain';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Target site domain (e.g., gov.hr) - lock scope', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'target_domain';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Target site domain (e.g., gov.hr) - lock scope',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'target_domain';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Target site domain (e.g., gov.hr) - lock scope', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'target_domain';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'app_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash ID of the app that reserved this IP',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash ID of the app that reserved this IP', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'app_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash ID of the app that reserved this IP',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash ID of the app that reserved this IP', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'reserved_at'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When the reservation was created',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'reserved_at';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When the reservation was created', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'reserved_at';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When the reservation was created',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'reserved_at';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When the reservation was created', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'reserved_at';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'ttl_seconds'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Time-to-live in seconds (30 min default) - expired reservations are ignored',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'ttl_seconds';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Time-to-live in seconds (30 min default) - expired reservations are ignored', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'ttl_seconds';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Time-to-live in seconds (30 min default) - expired reservations are ignored',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'ttl_seconds';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Time-to-live in seconds (30 min default) - expired reservations are ignored', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'ttl_seconds';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'proxy_reservation', N'COLUMN', N'released'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Explicitly released on thread/session completion',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'released';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Explicitly released on thread/session completion', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'released';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Explicitly released on thread/session completion',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'proxy_reservation',
-        @level2type = N'COLUMN', @level2name = N'released';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Explicitly released on thread/session completion', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'proxy_reservation', @level2type = N'COLUMN', @level2name = N'released';
 GO
 
 IF OBJECT_ID(N'[dbo].[app_functions]', N'U') IS NULL
@@ -2571,147 +1295,53 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Function registry populated automatically by @fun_watch on first invocation. Provides a stable inventory of all decorated functions across the framework - one row per unique function per app.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Function registry populated automatically by @fun_watch on first invocation. Provides a stable inventory of all decorated functions across the framework - one row per unique function per app.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Function registry populated automatically by @fun_watch on first invocation. Provides a stable inventory of all decorated functions across the framework - one row per unique function per app.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Function registry populated automatically by @fun_watch on first invocation. Provides a stable inventory of all decorated functions across the framework - one row per unique function per app.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'function_hash'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of (app_id + function_name) - stable function identity',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'function_hash';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of (app_id + function_name) - stable function identity', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'function_hash';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of (app_id + function_name) - stable function identity',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'function_hash';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of (app_id + function_name) - stable function identity', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'function_hash';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'function_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Decorated function/method name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'function_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Decorated function/method name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'function_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Decorated function/method name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'function_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Decorated function/method name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'function_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'filepath'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Module path where function is defined',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'filepath';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Module path where function is defined', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'filepath';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Module path where function is defined',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'filepath';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Module path where function is defined', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'filepath';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'app_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Owning application',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Owning application', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'app_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Owning application',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Owning application', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'first_seen'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'First time this function was registered',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'first_seen';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'First time this function was registered', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'first_seen';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'First time this function was registered',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'first_seen';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'First time this function was registered', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'first_seen';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'last_seen'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Most recent invocation timestamp',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'last_seen';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Most recent invocation timestamp', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'last_seen';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Most recent invocation timestamp',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'last_seen';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Most recent invocation timestamp', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'last_seen';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'app_functions', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'date_modified';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'app_functions',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'app_functions', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 IF OBJECT_ID(N'[dbo].[fk_app_functions_app_id_apps]', N'F') IS NULL
@@ -2789,243 +1419,85 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Per-function execution timing, populated by the @fun_watch decorator. Answers "which function ran, how long did it take, and how much data did it process?" within a runtime cycle.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Per-function execution timing, populated by the @fun_watch decorator. Answers "which function ran, how long did it take, and how much data did it process?" within a runtime cycle.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Per-function execution timing, populated by the @fun_watch decorator. Answers "which function ran, how long did it take, and how much data did it process?" within a runtime cycle.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Per-function execution timing, populated by the @fun_watch decorator. Answers "which function ran, how long did it take, and how much data did it process?" within a runtime cycle.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'function_hash'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Links to function registry',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'function_hash';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Links to function registry', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'function_hash';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Links to function registry',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'function_hash';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Links to function registry', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'function_hash';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'function_no'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Execution order within the app (per-thread)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'function_no';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Execution order within the app (per-thread)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'function_no';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Execution order within the app (per-thread)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'function_no';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Execution order within the app (per-thread)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'function_no';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'main_app'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of the root app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'main_app';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of the root app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'main_app';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of the root app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'main_app';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of the root app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'main_app';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'app_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of app_group + app_parent + app_name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of app_group + app_parent + app_name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'app_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of app_group + app_parent + app_name',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of app_group + app_parent + app_name', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'thread_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Thread ID running this function instance',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'thread_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Thread ID running this function instance', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'thread_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Thread ID running this function instance',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'thread_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Thread ID running this function instance', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'thread_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'task_size'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Size of list/dataset given to the function',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'task_size';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Size of list/dataset given to the function', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'task_size';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Size of list/dataset given to the function',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'task_size';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Size of list/dataset given to the function', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'task_size';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'solved'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Successfully processed items',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'solved';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Successfully processed items', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'solved';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Successfully processed items',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'solved';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Successfully processed items', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'solved';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'failed'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Items that ended with error',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'failed';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Items that ended with error', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'failed';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Items that ended with error',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'failed';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Items that ended with error', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'failed';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'start_time'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When function execution started',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'start_time';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When function execution started', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'start_time';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When function execution started',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'start_time';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When function execution started', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'start_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'end_time'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When function execution ended',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'end_time';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When function execution ended', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'end_time';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When function execution ended',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'end_time';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When function execution ended', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'end_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'totals'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Function runtime in seconds',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'totals';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Function runtime in seconds', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'totals';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Function runtime in seconds',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'totals';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Function runtime in seconds', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'totals';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'totalm'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Function runtime in minutes',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'totalm';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Function runtime in minutes', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'totalm';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Function runtime in minutes',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'totalm';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Function runtime in minutes', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'totalm';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'totalh'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Function runtime in hours',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'totalh';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Function runtime in hours', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'totalh';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Function runtime in hours',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'totalh';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Function runtime in hours', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'totalh';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'runtime'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Links to execution cycle',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Links to execution cycle', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'runtime';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Links to execution cycle',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'runtime';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Links to execution cycle', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'runtime';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'function_log', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'date_modified';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'function_log',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'function_log', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 IF OBJECT_ID(N'[dbo].[fk_function_log_function_hash_app_functions]', N'F') IS NULL
@@ -3083,147 +1555,53 @@ END;
 GO
 
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', NULL, NULL))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Audit trail for commands sent to the orchestration manager (start, stop, restart, disable). Records who issued the command, when it was issued, and when it was executed.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Audit trail for commands sent to the orchestration manager (start, stop, restart, disable). Records who issued the command, when it was issued, and when it was executed.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Audit trail for commands sent to the orchestration manager (start, stop, restart, disable). Records who issued the command, when it was issued, and when it was executed.',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Audit trail for commands sent to the orchestration manager (start, stop, restart, disable). Records who issued the command, when it was issued, and when it was executed.', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Auto-increment row identifier',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Auto-increment row identifier', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'app_id'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash ID of the target app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash ID of the target app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'app_id';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash ID of the target app',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'app_id';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash ID of the target app', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'app_id';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'cmd_by'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Name of person who initiated the command',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_by';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Name of person who initiated the command', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_by';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Name of person who initiated the command',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_by';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Name of person who initiated the command', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_by';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'cmd_name'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Command name (enum: CmdName)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_name';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Command name (enum: CmdName)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_name';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Command name (enum: CmdName)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_name';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Command name (enum: CmdName)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_name';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'cmd_time'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When the command was received',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_time';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When the command was received', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_time';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When the command was received',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_time';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When the command was received', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_time';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'cmd_flag'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Status (enum: CmdFlag)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_flag';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Status (enum: CmdFlag)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_flag';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Status (enum: CmdFlag)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_flag';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Status (enum: CmdFlag)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_flag';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'cmd_exec'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'When the command was executed',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_exec';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'When the command was executed', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_exec';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'When the command was executed',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'cmd_exec';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'When the command was executed', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'cmd_exec';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'sha'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'sha';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'sha';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'sha';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'archive'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'archive';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'archive';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'archive';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'date_created'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'date_created';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'date_created';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Server default NOW(), set on insert', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'date_created';
 IF EXISTS (SELECT 1 FROM sys.fn_listextendedproperty(N'MS_Description', N'SCHEMA', N'dbo', N'TABLE', N'command_log', N'COLUMN', N'date_modified'))
-    EXEC sys.sp_updateextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_updateextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'date_modified';
 ELSE
-    EXEC sys.sp_addextendedproperty
-        @name = N'MS_Description', @value = N'Updated automatically on modification',
-        @level0type = N'SCHEMA', @level0name = N'dbo',
-        @level1type = N'TABLE', @level1name = N'command_log',
-        @level2type = N'COLUMN', @level2name = N'date_modified';
+    EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'Updated automatically on modification', @level0type = N'SCHEMA', @level0name = N'dbo', @level1type = N'TABLE', @level1name = N'command_log', @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
 IF OBJECT_ID(N'[dbo].[fk_command_log_cmd_flag_c_cmd_flags]', N'F') IS NULL

@@ -1,0 +1,42 @@
+# Every target wraps commands anyone could type; the logic lives in dcgen and the tests.
+#
+#   make gen      regenerate generated/ from spec/
+#   make test     every test: unit, snapshots, PostgreSQL, SQL Server parsers, freshness
+#   make bench    every benchmark
+
+CARGO ?= cargo
+DCGEN := $(CARGO) run --quiet -p dcgen --
+PG_BIN ?= /usr/lib/postgresql/15/bin
+
+.PHONY: gen check test test-tsql system-deps bench bench-gen
+
+gen:
+	$(DCGEN) gen --spec spec --out generated
+
+# Included after the first target so `make` alone means `make gen`.
+include tests/tsql/tsql.mk
+include tests/diesel-cli.mk
+
+check:
+	$(DCGEN) check --spec spec
+
+# PostgreSQL 15 (server for the throwaway test clusters, libpq for Diesel) comes from
+# Debian; installed only when missing.
+system-deps:
+	@test -x $(PG_BIN)/initdb && test -f /usr/include/postgresql/libpq-fe.h || \
+		(apt-get update && apt-get install -y --no-install-recommends postgresql-15 libpq-dev)
+
+test: system-deps tsql-venv diesel-cli
+	$(CARGO) test --workspace
+	$(MAKE) tsql-selftest
+	$(MAKE) test-tsql
+
+# Every spec's T-SQL through ScriptDom (TSql150Parser + built-in type walk) and
+# sqlfluff's tsql dialect, and the declarative schema through DacFx.
+test-tsql: tsql-venv
+	TSQL_PYTHON=$(TSQL_PYTHON) bash tests/tsql/check_generated.sh
+
+bench: bench-gen
+
+bench-gen:
+	$(CARGO) run --release --quiet -p dcgen --bin dcgen-bench

@@ -1,0 +1,203 @@
+//! [`RowHasher`]: builds a row's canonical text in a reused buffer and hashes it with SHA3-256.
+
+use sha3::{Digest, Sha3_256};
+
+use super::json::push_json_string;
+use super::value::{HashValue, ToHashValue, ValueWriter};
+
+/// Builds canonical rows one after another in one buffer, so hashing a
+/// stream of rows allocates nothing once the buffer has grown to the
+/// longest row.
+///
+/// Fields must come sorted by name (code point order, which is `str`'s
+/// `Ord`); generated code sorts them when it is generated. [`begin`] is
+/// optional: the first field after a finished row starts a new one.
+///
+/// [`begin`]: RowHasher::begin
+#[derive(Debug, Default)]
+pub struct RowHasher {
+    buf: String,
+    state: State,
+    #[cfg(debug_assertions)]
+    last_name: String,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Nothing written since creation.
+    #[default]
+    Empty,
+    /// `{` and `fields` fields written.
+    Open { fields: usize },
+    /// The closing `}` written: the buffer holds a whole row.
+    Closed,
+}
+
+impl RowHasher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts a new row, dropping whatever the buffer held.
+    pub fn begin(&mut self) {
+        self.buf.clear();
+        self.buf.push('{');
+        self.state = State::Open { fields: 0 };
+    }
+
+    /// Adds one column. Names must arrive in strictly increasing order.
+    pub fn field<V: ToHashValue + ?Sized>(&mut self, name: &str, value: &V) {
+        let fields = match self.state {
+            State::Open { fields } => fields,
+            State::Empty | State::Closed => {
+                self.begin();
+                0
+            }
+        };
+        self.check_order(fields, name);
+        if fields > 0 {
+            self.buf.push_str(", ");
+        }
+        push_json_string(&mut self.buf, name);
+        self.buf.push_str(": ");
+        value.write_hash(&mut ValueWriter::column(&mut self.buf));
+        self.state = State::Open { fields: fields + 1 };
+    }
+
+    /// Python's dict would sort the keys; we rely on the caller having done
+    /// so, and say so loudly in debug builds.
+    #[cfg(debug_assertions)]
+    fn check_order(&mut self, fields: usize, name: &str) {
+        debug_assert!(
+            fields == 0 || self.last_name.as_str() < name,
+            "RowHasher::field: {name:?} after {:?}; fields must be sorted by name, without repeats",
+            self.last_name
+        );
+        self.last_name.clear();
+        self.last_name.push_str(name);
+    }
+
+    #[cfg(not(debug_assertions))]
+    fn check_order(&mut self, _fields: usize, _name: &str) {}
+
+    fn close(&mut self) {
+        match self.state {
+            State::Empty => {
+                self.begin();
+                self.buf.push('}');
+            }
+            State::Open { .. } => self.buf.push('}'),
+            State::Closed => {}
+        }
+        self.state = State::Closed;
+    }
+
+    /// The row's canonical text (closing it if it is still open).
+    pub fn canonical(&mut self) -> &str {
+        self.close();
+        &self.buf
+    }
+
+    /// The SHA3-256 of the row's canonical text.
+    pub fn finish(&mut self) -> [u8; 32] {
+        self.close();
+        Sha3_256::digest(self.buf.as_bytes()).into()
+    }
+
+    /// The `sha` column value: SHA3-256 as 64 lowercase hex chars.
+    pub fn finish_hex(&mut self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digest = self.finish();
+        let mut hex = String::with_capacity(64);
+        for byte in digest {
+            hex.push(char::from(HEX[usize::from(byte >> 4)]));
+            hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        hex
+    }
+}
+
+/// A table row that knows its hashed columns. dcgen generates this for each
+/// table with a `sha` column: `hash_fields` calls [`RowHasher::field`] for
+/// every hashed column, sorted by name.
+pub trait RowHash {
+    fn hash_fields(&self, hasher: &mut RowHasher);
+
+    /// The row's `sha`, reusing `hasher`'s buffer.
+    fn row_sha(&self, hasher: &mut RowHasher) -> String {
+        hasher.begin();
+        self.hash_fields(hasher);
+        hasher.finish_hex()
+    }
+
+    /// The row's canonical text (what `dcgen hash --canonical` prints).
+    fn row_canonical<'h>(&self, hasher: &'h mut RowHasher) -> &'h str {
+        hasher.begin();
+        self.hash_fields(hasher);
+        hasher.canonical()
+    }
+}
+
+/// The canonical text of fields given in any order. As in a Python dict
+/// built from the same pairs, a repeated name keeps its last value.
+pub fn canonical_text(fields: &[(&str, HashValue<'_>)]) -> String {
+    let mut hasher = RowHasher::new();
+    add_sorted(&mut hasher, fields);
+    hasher.close();
+    hasher.buf
+}
+
+/// The `sha` of fields given in any order (see [`canonical_text`]).
+pub fn sha_hex(fields: &[(&str, HashValue<'_>)]) -> String {
+    let mut hasher = RowHasher::new();
+    add_sorted(&mut hasher, fields);
+    hasher.finish_hex()
+}
+
+fn add_sorted(hasher: &mut RowHasher, fields: &[(&str, HashValue<'_>)]) {
+    let mut sorted: Vec<&(&str, HashValue<'_>)> = fields.iter().collect();
+    // Stable, so among repeats the last given stays last.
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    hasher.begin();
+    for (index, (name, value)) in sorted.iter().enumerate() {
+        let repeated_later = sorted.get(index + 1).is_some_and(|next| next.0 == *name);
+        if !repeated_later {
+            hasher.field(name, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashing_md_first_vector() {
+        let fields = [
+            ("company_id", HashValue::Int(1)),
+            ("person_id", HashValue::Int(1)),
+            ("name", HashValue::Text("Name1")),
+            ("surname", HashValue::Text("Surname1")),
+        ];
+        assert_eq!(canonical_text(&fields), r#"{"company_id": 1, "name": "name1", "person_id": 1, "surname": "surname1"}"#);
+        assert_eq!(sha_hex(&fields), "7c4216b576ba2246dde241c5b654f30498f9374dae3d238ca46c5ff58eb6c7fd");
+    }
+
+    #[test]
+    fn reuse_and_empty_rows() {
+        let mut hasher = RowHasher::new();
+        assert_eq!(hasher.canonical(), "{}");
+        hasher.field("a", &1_i32);
+        assert_eq!(hasher.canonical(), r#"{"a": 1}"#);
+        hasher.field("a", "X Y");
+        assert_eq!(hasher.canonical(), r#"{"a": "xy"}"#);
+        hasher.begin();
+        assert_eq!(hasher.canonical(), "{}");
+    }
+
+    #[test]
+    fn repeated_names_keep_the_last() {
+        let fields = [("a", HashValue::Int(1)), ("b", HashValue::Null), ("a", HashValue::Int(2))];
+        assert_eq!(canonical_text(&fields), r#"{"a": 2, "b": null}"#);
+    }
+}

@@ -1,0 +1,3 @@
+//! Runtime for apps built on a dcgen-generated schema.
+
+pub mod hash;
