@@ -36,6 +36,17 @@ fn rust_name(name: &str, clashes_with: Option<&str>) -> RustName {
     }
 }
 
+/// An enum variant for a spec key: UpperCamelCase, with `_` appended when that is a
+/// keyword (`self_` → `Self_`, since `Self` cannot name a variant).
+fn variant_ident(key: &str) -> String {
+    let ident = key.to_upper_camel_case();
+    if RUST_KEYWORDS.contains(&ident.as_str()) {
+        format!("{ident}_")
+    } else {
+        ident
+    }
+}
+
 /// The Diesel SQL type as `diesel print-schema` spells it for PostgreSQL.
 fn diesel_type(model: &Model, ty: &ColumnType) -> String {
     match ty.storage(model) {
@@ -110,7 +121,7 @@ pub fn crate_files(model: &Model, tree: &mut FileTree) -> Result<(), crate::Erro
 /// Lay out generated Rust with prettyplease so formatting never depends on template
 /// whitespace. Comments survive only as doc attributes, which is what we emit.
 fn format_rust(path: &str, source: &str) -> Result<String, crate::Error> {
-    let file = syn::parse_file(source).map_err(|e| crate::Error::RustSyntax(path.into(), format!("{e} in:\n{source}")))?;
+    let file = syn::parse_file(source).map_err(|e| crate::Error::RustSyntax(path.into(), e.to_string()))?;
     let formatted = prettyplease::unparse(&file);
     Ok(format!("// {}\n\n{formatted}", super::GENERATED_NOTICE))
 }
@@ -348,7 +359,7 @@ fn enums_view(model: &Model) -> EnumsView {
                     .values
                     .iter()
                     .map(|v| VariantView {
-                        ident: v.key.to_upper_camel_case(),
+                        ident: variant_ident(&v.key),
                         key: v.key.clone(),
                         value: match &v.value {
                             EnumLiteral::Int(i) => i.to_string(),
@@ -375,5 +386,7 @@ mod tests {
         assert_eq!(rust_name("type", None).sql_name.as_deref(), Some("type"));
         assert_eq!(rust_name("runtime", Some("runtime")).ident, "runtime_");
         assert_eq!(rust_name("name", Some("apps")).sql_name, None);
+        assert_eq!(variant_ident("self_"), "Self_");
+        assert_eq!(variant_ident("not_running"), "NotRunning");
     }
 }

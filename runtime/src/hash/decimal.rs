@@ -12,15 +12,16 @@ use bigdecimal::num_bigint::Sign;
 use bigdecimal::num_traits::ToPrimitive;
 use bigdecimal::BigDecimal;
 
+use super::buf::CanonicalBuf;
 use super::json::push_json_string;
 use super::text::is_python_whitespace;
 
 /// Writes `value` as a JSON string holding `str(Decimal)` of it.
-pub(crate) fn push_bigdecimal(out: &mut String, value: &BigDecimal) {
+pub(crate) fn push_bigdecimal(out: &mut CanonicalBuf, value: &BigDecimal) {
     let (integer, scale) = value.as_bigint_and_scale();
     let negative = integer.sign() == Sign::Minus;
     let exponent = scale.checked_neg().unwrap_or(i64::MAX);
-    out.push('"');
+    out.push_byte(b'"');
     // Up to 19 digits fit a u64 (the common case, and fast to print), up to
     // 38 a u128; both print without allocating.
     let magnitude = integer.magnitude();
@@ -31,7 +32,7 @@ pub(crate) fn push_bigdecimal(out: &mut String, value: &BigDecimal) {
     } else {
         push_number(out, negative, &integer.magnitude().to_string(), exponent);
     }
-    out.push('"');
+    out.push_byte(b'"');
 }
 
 /// Writes decimal text (as the database prints it, or as any text
@@ -39,7 +40,7 @@ pub(crate) fn push_bigdecimal(out: &mut String, value: &BigDecimal) {
 ///
 /// Text `Decimal()` would reject has no Python hash to match; it is written
 /// as it is rather than dropped.
-pub(crate) fn push_decimal_text(out: &mut String, text: &str) {
+pub(crate) fn push_decimal_text(out: &mut CanonicalBuf, text: &str) {
     let trimmed = text.trim_matches(is_python_whitespace);
     if trimmed.contains('_') {
         // `Decimal()` deletes every underscore before it parses.
@@ -49,12 +50,12 @@ pub(crate) fn push_decimal_text(out: &mut String, text: &str) {
     }
 }
 
-fn push_clean_decimal_text(out: &mut String, text: &str, cleaned: &str) {
+fn push_clean_decimal_text(out: &mut CanonicalBuf, text: &str, cleaned: &str) {
     match parse_decimal(cleaned) {
         Some(parsed) => {
-            out.push('"');
+            out.push_byte(b'"');
             push_parsed(out, &parsed);
-            out.push('"');
+            out.push_byte(b'"');
         }
         None => push_json_string(out, text),
     }
@@ -165,7 +166,7 @@ fn is_digits(piece: &str) -> bool {
     piece.bytes().all(|byte| byte.is_ascii_digit())
 }
 
-fn push_parsed(out: &mut String, parsed: &Parsed<'_>) {
+fn push_parsed(out: &mut CanonicalBuf, parsed: &Parsed<'_>) {
     match *parsed {
         Parsed::Finite { negative, digits, exponent } => push_digits(out, negative, digits, exponent),
         Parsed::Infinity { negative } => {
@@ -173,7 +174,7 @@ fn push_parsed(out: &mut String, parsed: &Parsed<'_>) {
         }
         Parsed::NaN { negative, signaling, payload } => {
             if negative {
-                out.push('-');
+                out.push_byte(b'-');
             }
             out.push_str(if signaling { "sNaN" } else { "NaN" });
             // Python drops a zero payload entirely: `NaN0` prints as `NaN`.
@@ -187,18 +188,18 @@ fn push_parsed(out: &mut String, parsed: &Parsed<'_>) {
 
 /// Python's `Decimal.__str__` for a finite value, given its coefficient
 /// digits (no leading zeros) and exponent.
-fn push_number(out: &mut String, negative: bool, digits: &str, exponent: i64) {
+fn push_number(out: &mut CanonicalBuf, negative: bool, digits: &str, exponent: i64) {
     push_digits(out, negative, Digits { integer: digits, fraction: "" }, exponent);
 }
 
-fn push_digits(out: &mut String, negative: bool, digits: Digits<'_>, exponent: i64) {
+fn push_digits(out: &mut CanonicalBuf, negative: bool, digits: Digits<'_>, exponent: i64) {
     let count = digits.count();
     let left_digits = exponent.saturating_add(count);
     // Positional when the exponent is not positive and the value is not
     // tiny (adjusted exponent >= -6); otherwise one digit before the point.
     let dot_place = if exponent <= 0 && left_digits > -6 { left_digits } else { 1 };
     if negative {
-        out.push('-');
+        out.push_byte(b'-');
     }
     let (integer, fraction) = digits.significant();
     if dot_place <= 0 {
@@ -221,20 +222,20 @@ fn push_digits(out: &mut String, negative: bool, digits: Digits<'_>, exponent: i
 }
 
 /// Writes the coefficient digits with a point after the first `dot_place`.
-fn push_split(out: &mut String, integer: &str, fraction: &str, dot_place: i64) {
+fn push_split(out: &mut CanonicalBuf, integer: &str, fraction: &str, dot_place: i64) {
     let mut written: i64 = 0;
     for byte in integer.bytes().chain(fraction.bytes()) {
         if written == dot_place {
-            out.push('.');
+            out.push_byte(b'.');
         }
-        out.push(char::from(byte));
+        out.push_byte(byte);
         written += 1;
     }
 }
 
-fn push_zeros(out: &mut String, count: i64) {
+fn push_zeros(out: &mut CanonicalBuf, count: i64) {
     for _ in 0..count {
-        out.push('0');
+        out.push_byte(b'0');
     }
 }
 
@@ -243,9 +244,9 @@ mod tests {
     use super::*;
 
     fn from_text(text: &str) -> String {
-        let mut out = String::new();
+        let mut out = CanonicalBuf::default();
         push_decimal_text(&mut out, text);
-        out
+        out.as_str().to_owned()
     }
 
     #[test]
@@ -281,8 +282,8 @@ mod tests {
     #[test]
     fn bigdecimal_keeps_its_scale() {
         let value: BigDecimal = "-123.4500".parse().unwrap_or_default();
-        let mut out = String::new();
+        let mut out = CanonicalBuf::default();
         push_bigdecimal(&mut out, &value);
-        assert_eq!(out, "\"-123.4500\"");
+        assert_eq!(out.as_str(), "\"-123.4500\"");
     }
 }

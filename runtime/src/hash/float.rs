@@ -7,6 +7,8 @@
 //! `1.5e+16`). Non-finite values print as `json.dumps` does: `NaN`,
 //! `Infinity`, `-Infinity`.
 
+use super::buf::CanonicalBuf;
+
 /// Decimal digits of a float: value = 0.DIGITS × 10^point.
 struct Shortest<'p> {
     negative: bool,
@@ -18,7 +20,7 @@ struct Shortest<'p> {
 }
 
 /// Writes `value` as Python's json module writes a float.
-pub(crate) fn push_float(out: &mut String, value: f64) {
+pub(crate) fn push_float(out: &mut CanonicalBuf, value: f64) {
     if value.is_nan() {
         out.push_str("NaN");
     } else if value.is_infinite() {
@@ -28,7 +30,7 @@ pub(crate) fn push_float(out: &mut String, value: f64) {
     }
 }
 
-fn push_finite(out: &mut String, value: f64) {
+fn push_finite(out: &mut CanonicalBuf, value: f64) {
     let mut buffer = zmij::Buffer::new();
     let printed = buffer.format_finite(value);
     if is_python_positional(printed.as_bytes()) {
@@ -39,7 +41,7 @@ fn push_finite(out: &mut String, value: f64) {
         Some(shortest) => {
             let mut text = Layout { bytes: [0; 48], len: 0 };
             python_layout(&mut text, &shortest);
-            out.push_str(std::str::from_utf8(text.written()).unwrap_or(printed));
+            out.push_ascii(text.written());
         }
         // Unreachable for zmij's output; writing it beats writing nothing.
         None => out.push_str(printed),
@@ -229,9 +231,9 @@ mod tests {
     use super::*;
 
     fn repr(value: f64) -> String {
-        let mut out = String::new();
+        let mut out = CanonicalBuf::default();
         push_float(&mut out, value);
-        out
+        out.as_str().to_owned()
     }
 
     #[test]

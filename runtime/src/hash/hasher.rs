@@ -2,7 +2,8 @@
 
 use sha3::{Digest, Sha3_256};
 
-use super::json::push_json_string;
+use super::buf::CanonicalBuf;
+use super::json::push_json_key;
 use super::value::{HashValue, ToHashValue, ValueWriter};
 
 /// Builds canonical rows one after another in one buffer, so hashing a
@@ -16,7 +17,7 @@ use super::value::{HashValue, ToHashValue, ValueWriter};
 /// [`begin`]: RowHasher::begin
 #[derive(Debug, Default)]
 pub struct RowHasher {
-    buf: String,
+    buf: CanonicalBuf,
     state: State,
     #[cfg(debug_assertions)]
     last_name: String,
@@ -41,7 +42,7 @@ impl RowHasher {
     /// Starts a new row, dropping whatever the buffer held.
     pub fn begin(&mut self) {
         self.buf.clear();
-        self.buf.push('{');
+        self.buf.push_byte(b'{');
         self.state = State::Open { fields: 0 };
     }
 
@@ -55,11 +56,7 @@ impl RowHasher {
             }
         };
         self.check_order(fields, name);
-        if fields > 0 {
-            self.buf.push_str(", ");
-        }
-        push_json_string(&mut self.buf, name);
-        self.buf.push_str(": ");
+        push_json_key(&mut self.buf, name, fields == 0);
         value.write_hash(&mut ValueWriter::column(&mut self.buf));
         self.state = State::Open { fields: fields + 1 };
     }
@@ -84,9 +81,9 @@ impl RowHasher {
         match self.state {
             State::Empty => {
                 self.begin();
-                self.buf.push('}');
+                self.buf.push_byte(b'}');
             }
-            State::Open { .. } => self.buf.push('}'),
+            State::Open { .. } => self.buf.push_byte(b'}'),
             State::Closed => {}
         }
         self.state = State::Closed;
@@ -95,7 +92,7 @@ impl RowHasher {
     /// The row's canonical text (closing it if it is still open).
     pub fn canonical(&mut self) -> &str {
         self.close();
-        &self.buf
+        self.buf.as_str()
     }
 
     /// The SHA3-256 of the row's canonical text.
@@ -143,8 +140,7 @@ pub trait RowHash {
 pub fn canonical_text(fields: &[(&str, HashValue<'_>)]) -> String {
     let mut hasher = RowHasher::new();
     add_sorted(&mut hasher, fields);
-    hasher.close();
-    hasher.buf
+    hasher.canonical().to_owned()
 }
 
 /// The `sha` of fields given in any order (see [`canonical_text`]).

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::buf::CanonicalBuf;
 use super::float::push_float;
 
 /// Writes `text` as a JSON string without normalizing it.
@@ -9,13 +10,26 @@ use super::float::push_float;
 /// Python escapes only `"`, `\` and U+0000..U+001F (DEL and everything
 /// non-ASCII go out as themselves with `ensure_ascii=False`), so this scans
 /// bytes: UTF-8 continuation bytes are never escaped.
-pub(crate) fn push_json_string(out: &mut String, text: &str) {
-    out.push('"');
+pub(crate) fn push_json_string(out: &mut CanonicalBuf, text: &str) {
+    out.push_byte(b'"');
+    push_json_string_body(out, text);
+    out.push_byte(b'"');
+}
+
+/// Writes a column name and what goes around it: `"name": `, preceded by
+/// `, ` unless it is the row's first.
+pub(crate) fn push_json_key(out: &mut CanonicalBuf, name: &str, first: bool) {
+    out.push_ascii(if first { b"\"" } else { b", \"" });
+    push_json_string_body(out, name);
+    out.push_ascii(b"\": ");
+}
+
+/// The escaped text between the quotes.
+fn push_json_string_body(out: &mut CanonicalBuf, text: &str) {
     // Column names and most values need no escape: one branch-free scan
     // decides, then a single copy.
     if !text.bytes().fold(false, |found, byte| found | needs_escape(byte)) {
         out.push_str(text);
-        out.push('"');
         return;
     }
     let bytes = text.as_bytes();
@@ -28,7 +42,6 @@ pub(crate) fn push_json_string(out: &mut String, text: &str) {
         }
     }
     out.push_str(text.get(run_start..).unwrap_or_default());
-    out.push('"');
 }
 
 fn needs_escape(byte: u8) -> bool {
@@ -38,7 +51,7 @@ fn needs_escape(byte: u8) -> bool {
 /// Writes the JSON escape Python's json module uses for an ASCII byte that
 /// needs one: the short forms where JSON has them, else `\u00xx` with
 /// lowercase hex.
-pub(crate) fn push_escaped_byte(out: &mut String, byte: u8) {
+pub(crate) fn push_escaped_byte(out: &mut CanonicalBuf, byte: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let short = match byte {
         b'"' => "\\\"",
@@ -55,14 +68,14 @@ pub(crate) fn push_escaped_byte(out: &mut String, byte: u8) {
         return;
     }
     out.push_str("\\u00");
-    out.push(char::from(HEX[usize::from(byte >> 4)]));
-    out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    out.push_byte(HEX[usize::from(byte >> 4)]);
+    out.push_byte(HEX[usize::from(byte & 0x0f)]);
 }
 
 /// Writes a nested JSON value (the content of a json/jsonb column, which
 /// Python gets parsed): strings as they are, numbers as Python's int and
 /// float would print, object keys sorted by code point at every level.
-pub(crate) fn push_json_value(out: &mut String, value: &Value) {
+pub(crate) fn push_json_value(out: &mut CanonicalBuf, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
@@ -79,7 +92,7 @@ pub(crate) fn push_json_value(out: &mut String, value: &Value) {
 /// Integers beyond the u64 range are parsed as floats by serde_json (no
 /// `arbitrary_precision`), where Python keeps an int: the one place a JSON
 /// column can hash differently.
-fn push_json_number(out: &mut String, number: &serde_json::Number) {
+fn push_json_number(out: &mut CanonicalBuf, number: &serde_json::Number) {
     if let Some(int) = number.as_i64() {
         out.push_str(itoa::Buffer::new().format(int));
     } else if let Some(int) = number.as_u64() {
@@ -91,19 +104,19 @@ fn push_json_number(out: &mut String, number: &serde_json::Number) {
     }
 }
 
-fn push_json_array(out: &mut String, items: &[Value]) {
-    out.push('[');
+fn push_json_array(out: &mut CanonicalBuf, items: &[Value]) {
+    out.push_byte(b'[');
     for (index, item) in items.iter().enumerate() {
         if index > 0 {
             out.push_str(", ");
         }
         push_json_value(out, item);
     }
-    out.push(']');
+    out.push_byte(b']');
 }
 
-fn push_json_object(out: &mut String, map: &Map<String, Value>) {
-    out.push('{');
+fn push_json_object(out: &mut CanonicalBuf, map: &Map<String, Value>) {
+    out.push_byte(b'{');
     // jsonb hands keys over shortest first, so objects usually need sorting;
     // one already in order is written without collecting its entries.
     let sorted = map.keys().zip(map.keys().skip(1)).all(|(a, b)| a < b);
@@ -114,10 +127,10 @@ fn push_json_object(out: &mut String, map: &Map<String, Value>) {
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         push_json_entries(out, entries.into_iter());
     }
-    out.push('}');
+    out.push_byte(b'}');
 }
 
-fn push_json_entries<'v>(out: &mut String, entries: impl Iterator<Item = (&'v String, &'v Value)>) {
+fn push_json_entries<'v>(out: &mut CanonicalBuf, entries: impl Iterator<Item = (&'v String, &'v Value)>) {
     for (index, (key, value)) in entries.enumerate() {
         if index > 0 {
             out.push_str(", ");
@@ -133,16 +146,16 @@ mod tests {
     use super::*;
 
     fn dumped(value: &Value) -> String {
-        let mut out = String::new();
+        let mut out = CanonicalBuf::default();
         push_json_value(&mut out, value);
-        out
+        out.as_str().to_owned()
     }
 
     #[test]
     fn escapes_like_python() {
-        let mut out = String::new();
+        let mut out = CanonicalBuf::default();
         push_json_string(&mut out, "a\"b\\c\n\u{1f}\u{7f}é\u{2028}");
-        assert_eq!(out, "\"a\\\"b\\\\c\\n\\u001f\u{7f}é\u{2028}\"");
+        assert_eq!(out.as_str(), "\"a\\\"b\\\\c\\n\\u001f\u{7f}é\u{2028}\"");
     }
 
     #[test]

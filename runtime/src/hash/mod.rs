@@ -13,12 +13,14 @@
 //! - `decimal`: `str(Decimal)`;
 //! - `pystr`: `str()` of datetimes, dates, times, UUIDs and bytes;
 //! - `value`: [`HashValue`] and the [`ToHashValue`] conversions;
-//! - `hasher`: [`RowHasher`], which builds the text and hashes it.
+//! - `hasher`: [`RowHasher`], which builds the text and hashes it;
+//! - `buf`: the byte buffer the text is built in.
 //!
 //! Where Rust values and Python values can differ (a `real` column, a
 //! `timestamptz`, a JSON column holding a bare string), `value` documents
 //! which Python value the runtime stands in for.
 
+mod buf;
 mod decimal;
 mod float;
 mod hasher;

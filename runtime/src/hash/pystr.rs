@@ -7,6 +7,22 @@
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use uuid::Uuid;
 
+use super::buf::CanonicalBuf;
+
+/// "00" to "99", back to back.
+const DIGIT_PAIRS: [u8; 200] = digit_pairs();
+
+const fn digit_pairs() -> [u8; 200] {
+    let mut table = [0_u8; 200];
+    let mut value = 0;
+    while value < 100 {
+        table[value * 2] = b'0' + (value / 10) as u8;
+        table[value * 2 + 1] = b'0' + (value % 10) as u8;
+        value += 1;
+    }
+    table
+}
+
 /// ASCII text built on the stack, then copied out once.
 struct Ascii {
     bytes: [u8; 48],
@@ -26,61 +42,71 @@ impl Ascii {
     }
 
     /// `value` as exactly `width` digits (Python's `%0Nd` for values that
-    /// fit), filled from the right so every division is by the constant 10.
+    /// fit), filled from the right two digits at a time; every division is
+    /// by a constant, which compiles to a multiplication.
     fn digits(&mut self, value: u32, width: usize) {
         let end = (self.len + width).min(self.bytes.len());
         let mut rest = value;
-        for slot in self.bytes.get_mut(self.len..end).unwrap_or_default().iter_mut().rev() {
-            *slot = b'0' + (rest % 10) as u8;
-            rest /= 10;
+        let mut slots = self.bytes.get_mut(self.len..end).unwrap_or_default().rchunks_mut(2);
+        for pair in slots.by_ref() {
+            let index = (rest % 100) as usize * 2;
+            match pair {
+                [tens, units] => {
+                    *tens = DIGIT_PAIRS[index];
+                    *units = DIGIT_PAIRS[index + 1];
+                }
+                [units] => *units = DIGIT_PAIRS[index + 1],
+                _ => {}
+            }
+            rest /= 100;
         }
         self.len = end;
     }
 
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(self.bytes.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    fn written(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
     }
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.ffffff]`, as `str(datetime)` of a naive datetime.
-pub(crate) fn push_timestamp(out: &mut String, value: &NaiveDateTime) {
+pub(crate) fn push_timestamp(out: &mut CanonicalBuf, value: &NaiveDateTime) {
     let mut text = Ascii::new();
     date_part(&mut text, &value.date());
     text.byte(b' ');
     time_part(&mut text, &value.time());
-    push_quoted(out, text.as_str());
+    push_quoted(out, text.written());
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.ffffff]±HH:MM[:SS]`, as `str(datetime)` of an
 /// aware datetime: local wall time followed by its UTC offset.
-pub(crate) fn push_timestamp_tz(out: &mut String, value: &DateTime<FixedOffset>) {
+pub(crate) fn push_timestamp_tz(out: &mut CanonicalBuf, value: &DateTime<FixedOffset>) {
     let mut text = Ascii::new();
     let local = value.naive_local();
     date_part(&mut text, &local.date());
     text.byte(b' ');
     time_part(&mut text, &local.time());
     offset_part(&mut text, value.offset().local_minus_utc());
-    push_quoted(out, text.as_str());
+    push_quoted(out, text.written());
 }
 
 /// `YYYY-MM-DD`, as `str(date)`.
-pub(crate) fn push_date(out: &mut String, value: &NaiveDate) {
+pub(crate) fn push_date(out: &mut CanonicalBuf, value: &NaiveDate) {
     let mut text = Ascii::new();
     date_part(&mut text, value);
-    push_quoted(out, text.as_str());
+    push_quoted(out, text.written());
 }
 
 /// `HH:MM:SS[.ffffff]`, as `str(time)`.
-pub(crate) fn push_time(out: &mut String, value: &NaiveTime) {
+pub(crate) fn push_time(out: &mut CanonicalBuf, value: &NaiveTime) {
     let mut text = Ascii::new();
     time_part(&mut text, value);
-    push_quoted(out, text.as_str());
+    push_quoted(out, text.written());
 }
 
 /// The hyphenated lowercase form, as `str(uuid.UUID)`.
-pub(crate) fn push_uuid(out: &mut String, value: &Uuid) {
+pub(crate) fn push_uuid(out: &mut CanonicalBuf, value: &Uuid) {
     let mut buffer = Uuid::encode_buffer();
-    push_quoted(out, value.hyphenated().encode_lower(&mut buffer));
+    push_quoted(out, value.hyphenated().encode_lower(&mut buffer).as_bytes());
 }
 
 /// Python's `datetime` only spans years 1..=9999 (four digits, zero
@@ -138,28 +164,28 @@ fn offset_part(text: &mut Ascii, offset_seconds: i32) {
     }
 }
 
-fn push_quoted(out: &mut String, text: &str) {
-    out.push('"');
-    out.push_str(text);
-    out.push('"');
+fn push_quoted(out: &mut CanonicalBuf, ascii: &[u8]) {
+    out.push_byte(b'"');
+    out.push_ascii(ascii);
+    out.push_byte(b'"');
 }
 
 /// `str(bytes)`, which is `repr(bytes)`: `b'...'` (or `b"..."` when the
 /// bytes hold a `'` and no `"`), `\t \n \r \\` and the chosen quote escaped,
 /// other bytes outside printable ASCII as `\xhh`; then JSON-escaped.
-pub(crate) fn push_bytes(out: &mut String, value: &[u8]) {
+pub(crate) fn push_bytes(out: &mut CanonicalBuf, value: &[u8]) {
     let quote = if value.contains(&b'\'') && !value.contains(&b'"') { b'"' } else { b'\'' };
-    out.push('"');
-    out.push('b');
+    out.push_byte(b'"');
+    out.push_byte(b'b');
     push_repr_byte(out, quote);
     for &byte in value {
         push_escaped_repr(out, byte, quote);
     }
     push_repr_byte(out, quote);
-    out.push('"');
+    out.push_byte(b'"');
 }
 
-fn push_escaped_repr(out: &mut String, byte: u8, quote: u8) {
+fn push_escaped_repr(out: &mut CanonicalBuf, byte: u8, quote: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     match byte {
         b'\t' => out.push_str("\\\\t"),
@@ -172,19 +198,19 @@ fn push_escaped_repr(out: &mut String, byte: u8, quote: u8) {
         0x20..=0x7e => push_repr_byte(out, byte),
         _ => {
             out.push_str("\\\\x");
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+            out.push_byte(HEX[usize::from(byte >> 4)]);
+            out.push_byte(HEX[usize::from(byte & 0x0f)]);
         }
     }
 }
 
 /// One printable ASCII char of the repr, JSON-escaped (`"` and `\` are the
 /// only ones that need it).
-fn push_repr_byte(out: &mut String, byte: u8) {
+fn push_repr_byte(out: &mut CanonicalBuf, byte: u8) {
     match byte {
         b'"' => out.push_str("\\\""),
         b'\\' => out.push_str("\\\\"),
-        _ => out.push(char::from(byte)),
+        _ => out.push_byte(byte),
     }
 }
 
@@ -194,18 +220,18 @@ mod tests {
 
     #[test]
     fn bytes_repr_then_json() {
-        let mut out = String::new();
+        let mut out = CanonicalBuf::default();
         push_bytes(&mut out, b"a'b\"\\\x00\t\xff");
-        assert_eq!(out, r#""b'a\\'b\"\\\\\\x00\\t\\xff'""#);
+        assert_eq!(out.as_str(), r#""b'a\\'b\"\\\\\\x00\\t\\xff'""#);
         out.clear();
         push_bytes(&mut out, b"it's");
-        assert_eq!(out, r#""b\"it's\"""#);
+        assert_eq!(out.as_str(), r#""b\"it's\"""#);
     }
 
     #[test]
     fn offsets_like_python() {
         let mut text = Ascii::new();
         offset_part(&mut text, -(3 * 3600 + 15 * 60 + 7));
-        assert_eq!(text.as_str(), "-03:15:07");
+        assert_eq!(text.written(), b"-03:15:07");
     }
 }

@@ -4,6 +4,7 @@
 //! so a typical (ASCII) value costs one table lookup per byte and a few
 //! `push_str` calls, with no allocation.
 
+use super::buf::CanonicalBuf;
 use super::json::push_escaped_byte;
 
 /// Every char that Python's `re` matches with `\s` in a str pattern.
@@ -69,9 +70,9 @@ const fn byte_classes() -> [ByteClass; 256] {
 }
 
 /// Writes `text` lowercased and stripped of `\s` chars, as a JSON string.
-pub(crate) fn push_normalized(out: &mut String, text: &str) {
+pub(crate) fn push_normalized(out: &mut CanonicalBuf, text: &str) {
     let start = out.len();
-    out.push('"');
+    out.push_byte(b'"');
     if !push_stripped(out, text, Lowering::PerChar) {
         // A capital sigma lowercases to σ or ς depending on the letters
         // around it (Python and Rust's `str::to_lowercase` apply the same
@@ -83,10 +84,8 @@ pub(crate) fn push_normalized(out: &mut String, text: &str) {
     // ASCII letters were copied as they were; one pass lowers them all. Every
     // escape we write is already lowercase, and no lowercase mapping of a
     // non-ASCII char yields an ASCII capital, so nothing else changes.
-    if let Some(written) = out.get_mut(start..) {
-        written.make_ascii_lowercase();
-    }
-    out.push('"');
+    out.make_ascii_lowercase_from(start);
+    out.push_byte(b'"');
 }
 
 /// Whether non-ASCII chars still need lowercasing.
@@ -98,34 +97,41 @@ enum Lowering {
 
 /// The one-pass loop. Returns false (having written part of the text) when
 /// it meets a capital sigma while lowering per char.
-fn push_stripped(out: &mut String, text: &str, lowering: Lowering) -> bool {
+fn push_stripped(out: &mut CanonicalBuf, text: &str, lowering: Lowering) -> bool {
     let bytes = text.as_bytes();
     let mut run_start = 0;
     let mut at = 0;
     while let Some(&byte) = bytes.get(at) {
         let class = BYTE_CLASS[usize::from(byte)];
-        if class == ByteClass::Keep {
-            at += 1;
-            continue;
-        }
-        push_run(out, text, run_start, at);
         match class {
-            ByteClass::Drop | ByteClass::Keep => at += 1,
-            ByteClass::Escape => {
-                push_escaped_byte(out, byte);
+            ByteClass::Keep => {
                 at += 1;
+                continue;
+            }
+            ByteClass::Drop => push_run(out, text, run_start, at),
+            ByteClass::Escape => {
+                push_run(out, text, run_start, at);
+                push_escaped_byte(out, byte);
             }
             ByteClass::Wide => {
                 let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
-                    return true;
+                    break;
                 };
                 if c == 'Σ' && lowering == Lowering::PerChar {
                     return false;
                 }
+                let width = c.len_utf8();
+                if stays_as_is(c, lowering) {
+                    // Already lowercase and not a space: part of the run.
+                    at += width;
+                    continue;
+                }
+                push_run(out, text, run_start, at);
                 push_wide_char(out, c, lowering);
-                at += c.len_utf8();
+                at += width - 1;
             }
         }
+        at += 1;
         run_start = at;
     }
     push_run(out, text, run_start, at);
@@ -133,15 +139,28 @@ fn push_stripped(out: &mut String, text: &str, lowering: Lowering) -> bool {
 }
 
 /// Copies the untouched stretch `text[from..to]` (both ends are char boundaries).
-fn push_run(out: &mut String, text: &str, from: usize, to: usize) {
+fn push_run(out: &mut CanonicalBuf, text: &str, from: usize, to: usize) {
     if from < to {
         out.push_str(text.get(from..to).unwrap_or_default());
     }
 }
 
+/// Whether a non-ASCII char is written unchanged: not `\s`, and its own
+/// lowercase (the usual case for non-Latin and accented lowercase text).
+fn stays_as_is(c: char, lowering: Lowering) -> bool {
+    if is_python_whitespace(c) {
+        return false;
+    }
+    if lowering == Lowering::Done {
+        return true;
+    }
+    let mut lowered = c.to_lowercase();
+    lowered.len() == 1 && lowered.next() == Some(c)
+}
+
 /// A non-ASCII char: lowercased (Python lowers before it strips), then each
 /// resulting char dropped if `\s` matches it.
-fn push_wide_char(out: &mut String, c: char, lowering: Lowering) {
+fn push_wide_char(out: &mut CanonicalBuf, c: char, lowering: Lowering) {
     if lowering == Lowering::Done {
         push_kept_char(out, c);
         return;
@@ -151,13 +170,13 @@ fn push_wide_char(out: &mut String, c: char, lowering: Lowering) {
     }
 }
 
-fn push_kept_char(out: &mut String, c: char) {
+fn push_kept_char(out: &mut CanonicalBuf, c: char) {
     if is_python_whitespace(c) {
         return;
     }
     match u8::try_from(c) {
         Ok(byte) if BYTE_CLASS[usize::from(byte)] == ByteClass::Escape => push_escaped_byte(out, byte),
-        _ => out.push(c),
+        _ => out.push_char(c),
     }
 }
 
@@ -166,9 +185,9 @@ mod tests {
     use super::*;
 
     fn normalized(text: &str) -> String {
-        let mut out = String::new();
+        let mut out = CanonicalBuf::default();
         push_normalized(&mut out, text);
-        out
+        out.as_str().to_owned()
     }
 
     #[test]

@@ -23,6 +23,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::buf::CanonicalBuf;
 use super::decimal::{push_bigdecimal, push_decimal_text};
 use super::float::push_float;
 use super::json::{push_json_string, push_json_value};
@@ -70,13 +71,13 @@ enum Level {
 
 /// Receives a value's canonical JSON text; handed to [`ToHashValue::write_hash`].
 pub struct ValueWriter<'b> {
-    out: &'b mut String,
+    out: &'b mut CanonicalBuf,
     level: Level,
 }
 
 impl<'b> ValueWriter<'b> {
     /// A writer for a column's own value.
-    pub(crate) fn column(out: &'b mut String) -> Self {
+    pub(crate) fn column(out: &'b mut CanonicalBuf) -> Self {
         ValueWriter { out, level: Level::Column }
     }
 
@@ -91,18 +92,18 @@ impl<'b> ValueWriter<'b> {
         T: ToHashValue + ?Sized + 'i,
         I: IntoIterator<Item = &'i T>,
     {
-        self.out.push('[');
+        self.out.push_byte(b'[');
         for (index, item) in items.into_iter().enumerate() {
             if index > 0 {
                 self.out.push_str(", ");
             }
             item.write_hash(&mut ValueWriter { out: self.out, level: Level::Nested });
         }
-        self.out.push(']');
+        self.out.push_byte(b']');
     }
 }
 
-fn write_value(out: &mut String, value: &HashValue<'_>, level: Level) {
+fn write_value(out: &mut CanonicalBuf, value: &HashValue<'_>, level: Level) {
     match *value {
         HashValue::Null => out.push_str("null"),
         HashValue::Bool(flag) => out.push_str(if flag { "true" } else { "false" }),
@@ -124,7 +125,7 @@ fn write_value(out: &mut String, value: &HashValue<'_>, level: Level) {
     }
 }
 
-fn write_text(out: &mut String, text: &str, level: Level) {
+fn write_text(out: &mut CanonicalBuf, text: &str, level: Level) {
     match level {
         Level::Column => push_normalized(out, text),
         Level::Nested => push_json_string(out, text),
