@@ -109,6 +109,9 @@ pub struct Column {
     pub nullable: bool,
     pub identity: bool,
     pub default: Option<DefaultValue>,
+    /// Name of the default as a constraint (SQL Server names its defaults), rendered
+    /// from the `default` naming convention; set whenever `default` is.
+    pub default_constraint: Option<String>,
     /// Kept current on every UPDATE by a trigger.
     pub on_update_now: bool,
     pub comment: Option<String>,

@@ -9,7 +9,6 @@
 use serde::Serialize;
 
 use crate::model::*;
-use crate::naming::{self, NameParts, Naming};
 use crate::plan::{Operation, Plan};
 
 /// `[name]`, with embedded closing brackets doubled.
@@ -81,10 +80,6 @@ pub fn default_sql(model: &Model, column: &Column) -> Option<String> {
 /// drop by name).
 // TODO: the model does not carry the configured `conventions.naming.default` template
 // yet, so a project's own template is ignored and the documented one applies.
-pub fn default_constraint_name(model: &Model, table: &Table, column: &Column) -> String {
-    let limit = model.project.dialects.iter().map(|d| d.identifier_limit()).min().unwrap_or(Dialect::Postgres.identifier_limit());
-    naming::render(&Naming::default().default, &NameParts { table: &table.name, column: &column.name, ..Default::default() }, limit)
-}
 
 fn bit(value: bool) -> &'static str {
     if value {
@@ -452,7 +447,7 @@ fn create_table(model: &Model, table: &Table) -> Statement {
             sql_type: type_name(model, &c.ty),
             identity: c.identity,
             not_null: !c.nullable,
-            default: default_sql(model, c).map(|expression| DefaultView { name: quote(&default_constraint_name(model, table, c)), expression }),
+            default: default_sql(model, c).map(|expression| DefaultView { name: quote(c.default_constraint.as_deref().unwrap_or_default()), expression }),
         })
         .collect();
     let named = |key: &Key| NamedColumns { name: quote(&key.name), columns: column_list(table, &key.columns) };

@@ -29,6 +29,9 @@ pub fn resolve(spec: &Spec, diags: &mut Diagnostics) -> Option<Model> {
     r.link_codebooks();
     r.resolve_constraints();
     r.check_constraint_name_collisions();
+    if project.dialects.contains(&Dialect::Mssql) {
+        r.check_sql_server_cascade_paths();
+    }
     let hashing = r.hashing();
     if r.diags.has_errors() {
         return None;
@@ -667,6 +670,7 @@ impl<'a> Resolver<'a> {
             ty,
             nullable,
             identity,
+            default_constraint: None,
             default,
             on_update_now,
             comment: spec.comment.as_ref().map(|c| c.value.clone()),
@@ -927,6 +931,11 @@ impl<'a> Resolver<'a> {
             }
             if let Some(check) = &spec.check {
                 self.add_check(table_index, &column_name, check, column_span);
+            }
+            if self.model_tables[table_index].columns[position].default.is_some() {
+                let name = self.render_name(&self.naming.default, NameParts { table: &table_name, column: &column_name, ..Default::default() });
+                self.spans[table_index].constraint_spans.push((name.clone(), column_span));
+                self.model_tables[table_index].columns[position].default_constraint = Some(name);
             }
         }
     }
@@ -1451,6 +1460,52 @@ impl<'a> Resolver<'a> {
                         Diagnostic::error(span, format!("foreign key `{}` points at `{target_name}({columns})`, which is neither its primary key nor unique", fk.name))
                             .label("target is not a key")
                             .help(format!("mark `{target_name}.{columns}` `unique: true` (or add it to `uniques:`), or point at the primary key")),
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Resolver<'_> {
+    /// SQL Server refuses a foreign key that would give a delete more than one cascade
+    /// path to a table, or a cascade cycle (error 1785), and DacFx does not notice.
+    /// Deleting from a parent cascades into every child whose foreign key says
+    /// `cascade` or `set_null`; from every table, no table may be reached twice.
+    fn check_sql_server_cascade_paths(&mut self) {
+        let cascades = |fk: &ForeignKey| matches!(fk.on_delete, OnDelete::Cascade | OnDelete::SetNull);
+        // parent → [(child, fk index)]
+        let mut edges: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.model_tables.len()];
+        for (child, table) in self.model_tables.iter().enumerate() {
+            for (index, fk) in table.foreign_keys.iter().enumerate() {
+                if cascades(fk) {
+                    edges[fk.referenced_table.0].push((child, index));
+                }
+            }
+        }
+        let mut reported = std::collections::HashSet::new();
+        for start in 0..self.model_tables.len() {
+            let mut reached = vec![false; self.model_tables.len()];
+            reached[start] = true;
+            let mut stack = vec![start];
+            while let Some(table) = stack.pop() {
+                for &(child, fk_index) in &edges[table] {
+                    if !reached[child] {
+                        reached[child] = true;
+                        stack.push(child);
+                        continue;
+                    }
+                    if !reported.insert((child, fk_index)) {
+                        continue;
+                    }
+                    let fk = &self.model_tables[child].foreign_keys[fk_index];
+                    let (fk_name, child_name) = (fk.name.clone(), self.model_tables[child].name.clone());
+                    let start_name = self.model_tables[start].name.clone();
+                    let span = self.constraint_span(child, &fk_name);
+                    self.diags.push(
+                        Diagnostic::error(span, format!("foreign key `{fk_name}` gives deletes from `{start_name}` a second cascade path (or a cycle) to `{child_name}`"))
+                            .label("second cascade path")
+                            .help("SQL Server refuses multiple cascade paths (error 1785): make this foreign key `on_delete: no_action` (or `restrict`), or drop `mssql` from `project.dialects`"),
                     );
                 }
             }
