@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 const DISTINCT_ROWS: usize = 100_000;
 const PASSES: usize = 10;
-const ROUNDS: usize = 7;
 
 /// A typical data-collector row: ten hashed columns of mixed types.
 struct Row {
@@ -51,105 +50,126 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 11
     }
 }
 
 fn make_rows() -> Vec<Row> {
-    const NAMES: [&str; 8] =
-        ["Ivan Horvat", "MARKO  Marić", "Ana-Marija Kovačević", "  Petra Novak\t", "Luka", "Đurđa Šimić", "Josip BABIĆ", "Maja Jurić"];
-    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default();
+    const NAMES: [&str; 8] = [
+        "Ivan Horvat",
+        "MARKO  Marić",
+        "Ana-Marija Kovačević",
+        "  Petra Novak\t",
+        "Luka",
+        "Đurđa Šimić",
+        "Josip BABIĆ",
+        "Maja Jurić",
+    ];
+    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
     let mut lcg = Lcg(42);
     (0..DISTINCT_ROWS)
         .map(|index| Row {
             active: lcg.next() % 2 == 0,
             amount: BigDecimal::new(((lcg.next() % 10_000_000) as i64 - 5_000_000).into(), 2),
-            born: NaiveDate::from_num_days_from_ce_opt(700_000 + (lcg.next() % 30_000) as i32).unwrap_or_default(),
+            born: NaiveDate::from_num_days_from_ce_opt(700_000 + (lcg.next() % 30_000) as i32)
+                .unwrap_or_default(),
             company_id: lcg.next() as i64,
             count: (lcg.next() % 1000) as i32,
             name: NAMES[index % NAMES.len()].to_owned(),
             note: (index % 3 != 0).then(|| format!("Note {}", lcg.next() % 1000)),
             ratio: (lcg.next() % 1_000_000_000) as f64 / 977.0,
             reference: Uuid::from_u64_pair(lcg.next(), lcg.next()),
-            seen_at: epoch + chrono::Duration::microseconds((lcg.next() % 700_000_000_000_000) as i64),
+            seen_at: epoch
+                + chrono::Duration::microseconds((lcg.next() % 700_000_000_000_000) as i64),
         })
         .collect()
 }
 
-/// Times one run of `run`.
-fn timed<F: FnMut() -> u8>(run: &mut F) -> Duration {
-    let start = Instant::now();
-    black_box(run());
-    start.elapsed()
+/// Nanoseconds this thread has run on a CPU (Linux schedstat), so time
+/// spent waiting while other builds share the machine doesn't count; wall
+/// time where that isn't available.
+fn cpu_nanos(wall_start: Instant) -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|stat| stat.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| wall_start.elapsed().as_nanos() as u64)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+/// CPU time of one run of `run`.
+fn timed<F: FnMut() -> u8>(run: &mut F, clock: Instant) -> Duration {
+    let start = cpu_nanos(clock);
+    black_box(run());
+    Duration::from_nanos(cpu_nanos(clock).saturating_sub(start))
 }
 
 fn main() {
     let rows = make_rows();
     let mut hasher = RowHasher::new();
-    let canonical: Vec<String> = rows.iter().map(|row| row.row_canonical(&mut hasher).to_owned()).collect();
+    let canonical: Vec<String> = rows
+        .iter()
+        .map(|row| row.row_canonical(&mut hasher).to_owned())
+        .collect();
     let bytes_per_pass: usize = canonical.iter().map(String::len).sum();
     let total_rows = DISTINCT_ROWS * PASSES;
 
     let mut with_finish = || {
         let mut sink = 0_u8;
-        for _ in 0..PASSES {
-            for row in &rows {
-                hasher.begin();
-                row.hash_fields(&mut hasher);
-                sink ^= hasher.finish()[0];
-            }
+        for row in &rows {
+            hasher.begin();
+            row.hash_fields(&mut hasher);
+            sink ^= hasher.finish()[0];
         }
         sink
     };
     let mut hex_hasher = RowHasher::new();
     let mut with_hex = || {
         let mut sink = 0_u8;
-        for _ in 0..PASSES {
-            for row in &rows {
-                sink ^= row.row_sha(&mut hex_hasher).as_bytes()[0];
-            }
+        for row in &rows {
+            sink ^= row.row_sha(&mut hex_hasher).as_bytes()[0];
         }
         sink
     };
     let mut text_hasher = RowHasher::new();
     let mut text_only = || {
         let mut sink = 0_u8;
-        for _ in 0..PASSES {
-            for row in &rows {
-                sink ^= row.row_canonical(&mut text_hasher).as_bytes()[1];
-            }
+        for row in &rows {
+            sink ^= row.row_canonical(&mut text_hasher).as_bytes()[1];
         }
         sink
     };
     let mut raw = || {
         let mut sink = 0_u8;
-        for _ in 0..PASSES {
-            for text in &canonical {
-                sink ^= Sha3_256::digest(black_box(text.as_bytes()))[0];
-            }
+        for text in &canonical {
+            sink ^= Sha3_256::digest(black_box(text.as_bytes()))[0];
         }
         sink
     };
 
-    // Other builds may share the machine: every round runs each variant
-    // once, back to back, so load hits them alike; per variant the fastest
-    // round counts, and the paired per-round ratios give a second view.
-    let mut best = [Duration::MAX; 4];
-    let mut paired = Vec::new();
-    for _ in 0..ROUNDS {
-        let times = [timed(&mut raw), timed(&mut with_finish), timed(&mut with_hex), timed(&mut text_only)];
-        paired.push(times[0].as_secs_f64() / times[1].as_secs_f64());
-        for (slot, time) in best.iter_mut().zip(times) {
-            *slot = (*slot).min(time);
+    // Other builds may share the machine. Each variant's time is its own
+    // on-CPU time, and the variants take turns pass by pass, so the load
+    // that is left (a busy sibling hyperthread) falls on all of them alike.
+    let clock = Instant::now();
+    let mut total = [Duration::ZERO; 4];
+    let mut best_pass = [Duration::MAX; 4];
+    for _ in 0..PASSES {
+        let times = [
+            timed(&mut raw, clock),
+            timed(&mut with_finish, clock),
+            timed(&mut with_hex, clock),
+            timed(&mut text_only, clock),
+        ];
+        for (index, time) in times.into_iter().enumerate() {
+            total[index] += time;
+            best_pass[index] = best_pass[index].min(time);
         }
     }
-    let [raw_sha3, row_hasher, row_hasher_hex, text_time] = best;
+    let [raw_sha3, row_hasher, row_hasher_hex, text_time] = total;
 
     let total_bytes = (bytes_per_pass * PASSES) as f64;
     let report = |label: &str, time: Duration| {
@@ -161,15 +181,18 @@ fn main() {
             seconds * 1e9 / total_rows as f64
         );
     };
-    println!("{total_rows} rows, {:.0} bytes/row of canonical text", bytes_per_pass as f64 / DISTINCT_ROWS as f64);
+    println!(
+        "{total_rows} rows, {:.0} bytes/row of canonical text",
+        bytes_per_pass as f64 / DISTINCT_ROWS as f64
+    );
     report("raw sha3 over canonical bytes", raw_sha3);
     report("RowHasher (fields + finish)", row_hasher);
     report("RowHasher (row_sha, hex)", row_hasher_hex);
     report("canonical text only", text_time);
     println!(
-        "ratio RowHasher / raw sha3 throughput: {:.2} best-of (median of paired rounds {:.2}; target >= 0.60); with hex: {:.2}",
+        "ratio RowHasher / raw sha3 throughput: {:.2} (best passes: {:.2}; target >= 0.60); with hex: {:.2}",
         raw_sha3.as_secs_f64() / row_hasher.as_secs_f64(),
-        median(paired),
+        best_pass[0].as_secs_f64() / best_pass[1].as_secs_f64(),
         raw_sha3.as_secs_f64() / row_hasher_hex.as_secs_f64()
     );
 }

@@ -5,31 +5,39 @@
 //! `RowHasher` path generated code uses, and the unsorted `canonical_text`
 //! path) and compares canonical text and sha with Python's. The file's
 //! tables pin the pieces on their own: the `\s` set, `str.lower()` of every
-//! code point, `repr(float)` and `str(Decimal)`.
+//! code point, `repr(float)` of doubles and of float4 values as read back,
+//! and `str(Decimal)`.
 
 use std::str::FromStr;
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 use dc_runtime::hash::{
-    canonical_text, is_python_whitespace, sha_hex, HashValue, RowHash, RowHasher, ToHashValue, ValueWriter,
-    PYTHON_WHITESPACE,
+    canonical_text, is_python_whitespace, sha_hex, HashValue, RowHash, RowHasher, ToHashValue,
+    ValueWriter, PYTHON_WHITESPACE,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 fn vector_file() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/hash_vectors.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/hash_vectors.json"
+    );
     let text = std::fs::read_to_string(path).expect("read hash_vectors.json (run make_vectors.py)");
     serde_json::from_str(&text).expect("hash_vectors.json is JSON")
 }
 
 fn text_of(value: &Value) -> &str {
-    value.as_str().unwrap_or_else(|| panic!("expected a string, got {value}"))
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {value}"))
 }
 
 fn array_of<'v>(value: &'v Value, key: &str) -> &'v Vec<Value> {
-    value[key].as_array().unwrap_or_else(|| panic!("{key} is not an array"))
+    value[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} is not an array"))
 }
 
 /// Which Rust type a numeric column arrives as.
@@ -67,15 +75,24 @@ fn rebuild(field: &Value, decimals: DecimalAs) -> Owned {
         "null" => Owned::Null,
         "bool" => Owned::Bool(value.as_bool().expect("bool")),
         "int" => rebuild_int(text_of(value)),
-        "float" => Owned::Float(f64::from_bits(u64::from_str_radix(text_of(value), 16).expect("f64 bits"))),
-        "f32" => Owned::Real(f32::from_bits(u32::from_str_radix(text_of(value), 16).expect("f32 bits"))),
+        "float" => Owned::Float(f64::from_bits(
+            u64::from_str_radix(text_of(value), 16).expect("f64 bits"),
+        )),
+        "f32" => Owned::Real(f32::from_bits(
+            u32::from_str_radix(text_of(value), 16).expect("f32 bits"),
+        )),
         "text" => Owned::Text(text_of(value).to_owned()),
         "decimal" => {
             let text = text_of(value);
-            Owned::Decimal(BigDecimal::from_str(text).expect("decimal"), text.to_owned(), decimals)
+            Owned::Decimal(
+                BigDecimal::from_str(text).expect("decimal"),
+                text.to_owned(),
+                decimals,
+            )
         }
         "timestamp" => Owned::Timestamp(
-            NaiveDateTime::parse_from_str(text_of(value), "%Y-%m-%dT%H:%M:%S%.f").expect("timestamp"),
+            NaiveDateTime::parse_from_str(text_of(value), "%Y-%m-%dT%H:%M:%S%.f")
+                .expect("timestamp"),
         ),
         "timestamptz" => Owned::TimestampTz(parse_aware(text_of(value))),
         "date" => Owned::Date(NaiveDate::from_str(text_of(value)).expect("date")),
@@ -83,7 +100,12 @@ fn rebuild(field: &Value, decimals: DecimalAs) -> Owned {
         "uuid" => Owned::Uuid(Uuid::from_str(text_of(value)).expect("uuid")),
         "json" => Owned::Json(value.clone()),
         "bytes" => Owned::Bytes(hex::decode(text_of(value)).expect("hex")),
-        "list" => Owned::List(array_of(field, "items").iter().map(|item| rebuild(item, decimals)).collect()),
+        "list" => Owned::List(
+            array_of(field, "items")
+                .iter()
+                .map(|item| rebuild(item, decimals))
+                .collect(),
+        ),
         other => panic!("unknown vector type {other}"),
     }
 }
@@ -100,15 +122,24 @@ fn rebuild_int(text: &str) -> Owned {
 fn parse_aware(text: &str) -> DateTime<FixedOffset> {
     let (local, offset) = text.split_at(text.len() - offset_len(text));
     let sign = if offset.starts_with('-') { -1 } else { 1 };
-    let parts: Vec<i32> = offset[1..].split(':').map(|part| part.parse().expect("offset part")).collect();
+    let parts: Vec<i32> = offset[1..]
+        .split(':')
+        .map(|part| part.parse().expect("offset part"))
+        .collect();
     let seconds = parts[0] * 3600 + parts[1] * 60 + parts.get(2).copied().unwrap_or(0);
     let zone = FixedOffset::east_opt(sign * seconds).expect("offset in range");
-    let naive = NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S%.f").expect("aware local part");
-    naive.and_local_timezone(zone).single().expect("fixed offsets are unambiguous")
+    let naive =
+        NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S%.f").expect("aware local part");
+    naive
+        .and_local_timezone(zone)
+        .single()
+        .expect("fixed offsets are unambiguous")
 }
 
 fn offset_len(text: &str) -> usize {
-    let from = text.rfind(['+', '-']).expect("aware datetime has an offset");
+    let from = text
+        .rfind(['+', '-'])
+        .expect("aware datetime has an offset");
     text.len() - from
 }
 
@@ -122,7 +153,7 @@ impl Owned {
             Owned::Int(int) => HashValue::Int(*int),
             Owned::UInt(int) => HashValue::UInt(*int),
             Owned::Float(float) => HashValue::Float(*float),
-            Owned::Real(real) => HashValue::Float(f64::from(*real)),
+            Owned::Real(real) => HashValue::Real(*real),
             Owned::Text(text) => HashValue::Text(text),
             Owned::Decimal(decimal, _, DecimalAs::BigDecimal) => HashValue::Decimal(decimal),
             Owned::Decimal(_, text, DecimalAs::Text) => HashValue::DecimalText(text),
@@ -202,10 +233,24 @@ fn vectors_through_row_hasher() {
     for decimals in [DecimalAs::BigDecimal, DecimalAs::Text] {
         let mut hasher = RowHasher::new();
         let rows = rows(decimals);
-        assert!(rows.len() > 30, "vector file has only {} vectors", rows.len());
+        assert!(
+            rows.len() > 30,
+            "vector file has only {} vectors",
+            rows.len()
+        );
         for row in &rows {
-            assert_eq!(row.row_canonical(&mut hasher), row.canonical, "vector {} ({decimals:?})", row.name);
-            assert_eq!(row.row_sha(&mut hasher), row.sha, "vector {} ({decimals:?})", row.name);
+            assert_eq!(
+                row.row_canonical(&mut hasher),
+                row.canonical,
+                "vector {} ({decimals:?})",
+                row.name
+            );
+            assert_eq!(
+                row.row_sha(&mut hasher),
+                row.sha,
+                "vector {} ({decimals:?})",
+                row.name
+            );
         }
     }
 }
@@ -231,8 +276,18 @@ fn vectors_through_canonical_text() {
                     _ => (name.as_str(), value.scalar()),
                 })
                 .collect();
-            assert_eq!(canonical_text(&fields), row.canonical, "vector {} ({decimals:?})", row.name);
-            assert_eq!(sha_hex(&fields), row.sha, "vector {} ({decimals:?})", row.name);
+            assert_eq!(
+                canonical_text(&fields),
+                row.canonical,
+                "vector {} ({decimals:?})",
+                row.name
+            );
+            assert_eq!(
+                sha_hex(&fields),
+                row.sha,
+                "vector {} ({decimals:?})",
+                row.name
+            );
         }
     }
 }
@@ -241,12 +296,21 @@ fn vectors_through_canonical_text() {
 fn hashing_md_vectors_as_documented() {
     let rows = rows(DecimalAs::BigDecimal);
     let documented = [
-        ("hashing_md_1", "7c4216b576ba2246dde241c5b654f30498f9374dae3d238ca46c5ff58eb6c7fd"),
-        ("hashing_md_2", "a0057e6ee5826b770c25a58963c18901c7ce4c5e97532b1ab5082250f630703f"),
+        (
+            "hashing_md_1",
+            "7c4216b576ba2246dde241c5b654f30498f9374dae3d238ca46c5ff58eb6c7fd",
+        ),
+        (
+            "hashing_md_2",
+            "a0057e6ee5826b770c25a58963c18901c7ce4c5e97532b1ab5082250f630703f",
+        ),
     ];
     let mut hasher = RowHasher::new();
     for (name, sha) in documented {
-        let row = rows.iter().find(|row| row.name == name).unwrap_or_else(|| panic!("vector {name} missing"));
+        let row = rows
+            .iter()
+            .find(|row| row.name == name)
+            .unwrap_or_else(|| panic!("vector {name} missing"));
         assert_eq!(row.sha, sha, "the vector file disagrees with HASHING.md");
         assert_eq!(row.row_sha(&mut hasher), sha);
     }
@@ -318,21 +382,35 @@ fn lowercase_matches_python_for_every_assigned_char() {
         .collect();
     let unassigned: Vec<(u32, u32)> = array_of(table, "unassigned_ranges")
         .iter()
-        .map(|range| (range[0].as_u64().expect("start") as u32, range[1].as_u64().expect("end") as u32))
+        .map(|range| {
+            (
+                range[0].as_u64().expect("start") as u32,
+                range[1].as_u64().expect("end") as u32,
+            )
+        })
         .collect();
     let mut hasher = RowHasher::new();
     let mut checked = 0;
     for code in 0x80..=0x10ffff_u32 {
-        let Some(c) = char::from_u32(code) else { continue };
+        let Some(c) = char::from_u32(code) else {
+            continue;
+        };
         let after = unassigned.partition_point(|(start, _)| *start <= code);
         if after > 0 && code <= unassigned[after - 1].1 {
             continue;
         }
         let original = c.to_string();
         let lowered = mappings.get(&code).copied().unwrap_or(&original);
-        let expected: String = lowered.chars().filter(|c| !PYTHON_WHITESPACE.contains(c)).collect();
+        let expected: String = lowered
+            .chars()
+            .filter(|c| !PYTHON_WHITESPACE.contains(c))
+            .collect();
         hasher.field("t", &HashValue::Text(&original));
-        assert_eq!(hasher.canonical(), format!("{{\"t\": \"{expected}\"}}"), "U+{code:04X}");
+        assert_eq!(
+            hasher.canonical(),
+            format!("{{\"t\": \"{expected}\"}}"),
+            "U+{code:04X}"
+        );
         checked += 1;
     }
     assert!(checked > 140_000, "only {checked} code points checked");
@@ -348,7 +426,30 @@ fn floats_match_python_repr() {
         let bits = u64::from_str_radix(text_of(&pair[0]), 16).expect("bits");
         let value = f64::from_bits(bits);
         hasher.field("x", &value);
-        assert_eq!(hasher.canonical(), format!("{{\"x\": {}}}", text_of(&pair[1])), "bits {bits:016x}");
+        assert_eq!(
+            hasher.canonical(),
+            format!("{{\"x\": {}}}", text_of(&pair[1])),
+            "bits {bits:016x}"
+        );
+    }
+}
+
+/// A `real` column hashes as the float psycopg2 reads back from
+/// PostgreSQL's float4 text.
+#[test]
+fn reals_match_python_reading_float4() {
+    let file = vector_file();
+    let reals = array_of(&file, "reals");
+    assert!(reals.len() > 2000);
+    let mut hasher = RowHasher::new();
+    for pair in reals {
+        let bits = u32::from_str_radix(text_of(&pair[0]), 16).expect("bits");
+        hasher.field("x", &f32::from_bits(bits));
+        assert_eq!(
+            hasher.canonical(),
+            format!("{{\"x\": {}}}", text_of(&pair[1])),
+            "bits {bits:08x}"
+        );
     }
 }
 
@@ -363,10 +464,15 @@ fn decimals_match_python_str() {
         assert_eq!(hasher.canonical(), expected, "Decimal({text:?}) as text");
         // BigDecimal has no NaN, infinity or negative zero; everything else
         // must keep Python's digits and exponent.
-        let negative_zero = python.starts_with('-') && !python.bytes().any(|b| (b'1'..=b'9').contains(&b));
+        let negative_zero =
+            python.starts_with('-') && !python.bytes().any(|b| (b'1'..=b'9').contains(&b));
         if let (Ok(decimal), false) = (BigDecimal::from_str(text), negative_zero) {
             hasher.field("d", &decimal);
-            assert_eq!(hasher.canonical(), expected, "Decimal({text:?}) as BigDecimal");
+            assert_eq!(
+                hasher.canonical(),
+                expected,
+                "Decimal({text:?}) as BigDecimal"
+            );
         }
     }
 }

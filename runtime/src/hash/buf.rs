@@ -25,14 +25,20 @@ impl CanonicalBuf {
     /// One ASCII byte; the callers only pass literals, digits and hex.
     #[inline]
     pub(crate) fn push_byte(&mut self, byte: u8) {
-        debug_assert!(byte.is_ascii(), "CanonicalBuf::push_byte({byte:#x}) is not ASCII");
+        debug_assert!(
+            byte.is_ascii(),
+            "CanonicalBuf::push_byte({byte:#x}) is not ASCII"
+        );
         self.bytes.push(byte);
     }
 
     /// ASCII bytes assembled on the stack (numbers, dates, repr text).
     #[inline]
     pub(crate) fn push_ascii(&mut self, ascii: &[u8]) {
-        debug_assert!(ascii.is_ascii(), "CanonicalBuf::push_ascii got non-ASCII bytes");
+        debug_assert!(
+            ascii.is_ascii(),
+            "CanonicalBuf::push_ascii got non-ASCII bytes"
+        );
         self.bytes.extend_from_slice(ascii);
     }
 

@@ -63,10 +63,20 @@ fn push_clean_decimal_text(out: &mut CanonicalBuf, text: &str, cleaned: &str) {
 
 /// A decimal as Python's `Decimal` holds it.
 enum Parsed<'t> {
-    Finite { negative: bool, digits: Digits<'t>, exponent: i64 },
-    Infinity { negative: bool },
+    Finite {
+        negative: bool,
+        digits: Digits<'t>,
+        exponent: i64,
+    },
+    Infinity {
+        negative: bool,
+    },
     /// Quiet (`NaN`) or signaling (`sNaN`), with its diagnostic payload.
-    NaN { negative: bool, signaling: bool, payload: Digits<'t> },
+    NaN {
+        negative: bool,
+        signaling: bool,
+        payload: Digits<'t>,
+    },
 }
 
 /// Coefficient digits, possibly split around the decimal point and with
@@ -129,12 +139,22 @@ fn parse_nan(negative: bool, unsigned: &str) -> Option<Parsed<'_>> {
     if !is_digits(payload) {
         return None;
     }
-    Some(Parsed::NaN { negative, signaling, payload: Digits { integer: payload, fraction: "" } })
+    Some(Parsed::NaN {
+        negative,
+        signaling,
+        payload: Digits {
+            integer: payload,
+            fraction: "",
+        },
+    })
 }
 
 fn parse_finite(negative: bool, unsigned: &str) -> Option<Parsed<'_>> {
     let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
-        Some(at) => (unsigned.get(..at)?, parse_exponent(unsigned.get(at + 1..)?)?),
+        Some(at) => (
+            unsigned.get(..at)?,
+            parse_exponent(unsigned.get(at + 1..)?)?,
+        ),
         None => (unsigned, 0),
     };
     let (integer, fraction) = match mantissa.find('.') {
@@ -142,12 +162,19 @@ fn parse_finite(negative: bool, unsigned: &str) -> Option<Parsed<'_>> {
         None => (mantissa, ""),
     };
     let digits = Digits { integer, fraction };
-    let has_digit = integer.bytes().chain(fraction.bytes()).any(|byte| byte.is_ascii_digit());
+    let has_digit = integer
+        .bytes()
+        .chain(fraction.bytes())
+        .any(|byte| byte.is_ascii_digit());
     if !has_digit || !is_digits(integer) || !is_digits(fraction) {
         return None;
     }
     let exponent = exponent.checked_sub(fraction.len() as i64)?;
-    Some(Parsed::Finite { negative, digits, exponent })
+    Some(Parsed::Finite {
+        negative,
+        digits,
+        exponent,
+    })
 }
 
 /// `[sign] digits`; an exponent beyond i64 (which Python would accept) is
@@ -168,11 +195,19 @@ fn is_digits(piece: &str) -> bool {
 
 fn push_parsed(out: &mut CanonicalBuf, parsed: &Parsed<'_>) {
     match *parsed {
-        Parsed::Finite { negative, digits, exponent } => push_digits(out, negative, digits, exponent),
+        Parsed::Finite {
+            negative,
+            digits,
+            exponent,
+        } => push_digits(out, negative, digits, exponent),
         Parsed::Infinity { negative } => {
             out.push_str(if negative { "-Infinity" } else { "Infinity" });
         }
-        Parsed::NaN { negative, signaling, payload } => {
+        Parsed::NaN {
+            negative,
+            signaling,
+            payload,
+        } => {
             if negative {
                 out.push_byte(b'-');
             }
@@ -189,7 +224,15 @@ fn push_parsed(out: &mut CanonicalBuf, parsed: &Parsed<'_>) {
 /// Python's `Decimal.__str__` for a finite value, given its coefficient
 /// digits (no leading zeros) and exponent.
 fn push_number(out: &mut CanonicalBuf, negative: bool, digits: &str, exponent: i64) {
-    push_digits(out, negative, Digits { integer: digits, fraction: "" }, exponent);
+    push_digits(
+        out,
+        negative,
+        Digits {
+            integer: digits,
+            fraction: "",
+        },
+        exponent,
+    );
 }
 
 fn push_digits(out: &mut CanonicalBuf, negative: bool, digits: Digits<'_>, exponent: i64) {
@@ -197,7 +240,11 @@ fn push_digits(out: &mut CanonicalBuf, negative: bool, digits: Digits<'_>, expon
     let left_digits = exponent.saturating_add(count);
     // Positional when the exponent is not positive and the value is not
     // tiny (adjusted exponent >= -6); otherwise one digit before the point.
-    let dot_place = if exponent <= 0 && left_digits > -6 { left_digits } else { 1 };
+    let dot_place = if exponent <= 0 && left_digits > -6 {
+        left_digits
+    } else {
+        1
+    };
     if negative {
         out.push_byte(b'-');
     }
@@ -223,13 +270,11 @@ fn push_digits(out: &mut CanonicalBuf, negative: bool, digits: Digits<'_>, expon
 
 /// Writes the coefficient digits with a point after the first `dot_place`.
 fn push_split(out: &mut CanonicalBuf, integer: &str, fraction: &str, dot_place: i64) {
-    let mut written: i64 = 0;
-    for byte in integer.bytes().chain(fraction.bytes()) {
+    for (written, byte) in (0_i64..).zip(integer.bytes().chain(fraction.bytes())) {
         if written == dot_place {
             out.push_byte(b'.');
         }
         out.push_byte(byte);
-        written += 1;
     }
 }
 

@@ -6,6 +6,12 @@
 //! in [-4, 16), else `d.ddde±XX` with at least two exponent digits (`1e-05`,
 //! `1.5e+16`). Non-finite values print as `json.dumps` does: `NaN`,
 //! `Infinity`, `-Infinity`.
+//!
+//! A `real` (f32) column gets the shortest digits that round-trip *as an
+//! f32*: PostgreSQL (12 and later) prints a float4 that way, psycopg2 reads
+//! the text with `float()`, so Python holds the double nearest those digits
+//! (`0.1`, not the widened `0.10000000149011612`), whose repr is the same
+//! digits.
 
 use super::buf::CanonicalBuf;
 
@@ -30,7 +36,17 @@ pub(crate) fn push_float(out: &mut CanonicalBuf, value: f64) {
     }
 }
 
-fn push_finite(out: &mut CanonicalBuf, value: f64) {
+/// Writes a `real` as Python's json module writes the float Python reads
+/// back for it (see the module comment).
+pub(crate) fn push_real(out: &mut CanonicalBuf, value: f32) {
+    if value.is_finite() {
+        push_finite(out, value);
+    } else {
+        push_float(out, f64::from(value));
+    }
+}
+
+fn push_finite<F: zmij::Float>(out: &mut CanonicalBuf, value: F) {
     let mut buffer = zmij::Buffer::new();
     let printed = buffer.format_finite(value);
     if is_python_positional(printed.as_bytes()) {
@@ -39,7 +55,10 @@ fn push_finite(out: &mut CanonicalBuf, value: f64) {
     }
     match parse_shortest(printed.as_bytes()) {
         Some(shortest) => {
-            let mut text = Layout { bytes: [0; 48], len: 0 };
+            let mut text = Layout {
+                bytes: [0; 48],
+                len: 0,
+            };
             python_layout(&mut text, &shortest);
             out.push_ascii(text.written());
         }
@@ -101,7 +120,12 @@ fn parse_shortest(printed: &[u8]) -> Option<Shortest<'_>> {
     } else {
         fraction = trim_trailing_zeros(fraction);
     }
-    Some(Shortest { negative, integer, fraction, point })
+    Some(Shortest {
+        negative,
+        integer,
+        fraction,
+        point,
+    })
 }
 
 fn trim_leading_zeros(digits: &[u8]) -> &[u8] {
@@ -110,17 +134,27 @@ fn trim_leading_zeros(digits: &[u8]) -> &[u8] {
 }
 
 fn trim_trailing_zeros(digits: &[u8]) -> &[u8] {
-    let zeros = digits.iter().rev().take_while(|byte| **byte == b'0').count();
+    let zeros = digits
+        .iter()
+        .rev()
+        .take_while(|byte| **byte == b'0')
+        .count();
     digits.get(..digits.len() - zeros).unwrap_or_default()
 }
 
 /// Splits off `e[±]digits`, returning the mantissa and the exponent.
 fn split_exponent(printed: &[u8]) -> Option<(&[u8], i32)> {
-    let Some(at) = printed.iter().position(|byte| *byte == b'e' || *byte == b'E') else {
+    let Some(at) = printed
+        .iter()
+        .position(|byte| *byte == b'e' || *byte == b'E')
+    else {
         return Some((printed, 0));
     };
     let mantissa = printed.get(..at)?;
-    let exponent = std::str::from_utf8(printed.get(at + 1..)?).ok()?.parse::<i32>().ok()?;
+    let exponent = std::str::from_utf8(printed.get(at + 1..)?)
+        .ok()?
+        .parse::<i32>()
+        .ok()?;
     Some((mantissa, exponent))
 }
 
@@ -156,7 +190,10 @@ fn python_layout(text: &mut Layout, shortest: &Shortest<'_>) {
     if shortest.negative {
         text.push(b'-');
     }
-    let mut digits = Digits { bytes: [0; 24], len: 0 };
+    let mut digits = Digits {
+        bytes: [0; 24],
+        len: 0,
+    };
     digits.extend(shortest.integer);
     digits.extend(shortest.fraction);
     let digits = digits.written();
@@ -219,7 +256,9 @@ fn positional(text: &mut Layout, digits: &[u8], point: i32) {
         text.zeros(point - len);
         text.extend(b".0");
     } else {
-        let (integer, fraction) = digits.split_at_checked(point as usize).unwrap_or((digits, &[]));
+        let (integer, fraction) = digits
+            .split_at_checked(point as usize)
+            .unwrap_or((digits, &[]));
         text.extend(integer);
         text.push(b'.');
         text.extend(fraction);
@@ -258,6 +297,25 @@ mod tests {
         ];
         for (value, expected) in cases {
             assert_eq!(repr(value), expected, "{value:e}");
+        }
+    }
+
+    #[test]
+    fn reals_print_their_own_shortest_digits() {
+        let cases = [
+            (0.1_f32, "0.1"),
+            (1.0, "1.0"),
+            (f32::MAX, "3.4028235e+38"),
+            (1e-40, "1e-40"),
+            (16777216.0, "16777216.0"),
+            (-2.5e-5, "-2.5e-05"),
+            (f32::NAN, "NaN"),
+            (f32::NEG_INFINITY, "-Infinity"),
+        ];
+        for (value, expected) in cases {
+            let mut out = CanonicalBuf::default();
+            push_real(&mut out, value);
+            assert_eq!(out.as_str(), expected, "{value:e}");
         }
     }
 }

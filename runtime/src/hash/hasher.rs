@@ -175,8 +175,14 @@ mod tests {
             ("name", HashValue::Text("Name1")),
             ("surname", HashValue::Text("Surname1")),
         ];
-        assert_eq!(canonical_text(&fields), r#"{"company_id": 1, "name": "name1", "person_id": 1, "surname": "surname1"}"#);
-        assert_eq!(sha_hex(&fields), "7c4216b576ba2246dde241c5b654f30498f9374dae3d238ca46c5ff58eb6c7fd");
+        assert_eq!(
+            canonical_text(&fields),
+            r#"{"company_id": 1, "name": "name1", "person_id": 1, "surname": "surname1"}"#
+        );
+        assert_eq!(
+            sha_hex(&fields),
+            "7c4216b576ba2246dde241c5b654f30498f9374dae3d238ca46c5ff58eb6c7fd"
+        );
     }
 
     #[test]
@@ -193,7 +199,11 @@ mod tests {
 
     #[test]
     fn repeated_names_keep_the_last() {
-        let fields = [("a", HashValue::Int(1)), ("b", HashValue::Null), ("a", HashValue::Int(2))];
+        let fields = [
+            ("a", HashValue::Int(1)),
+            ("b", HashValue::Null),
+            ("a", HashValue::Int(2)),
+        ];
         assert_eq!(canonical_text(&fields), r#"{"a": 2, "b": null}"#);
     }
 }

@@ -14,11 +14,30 @@
 //! - `pystr`: `str()` of datetimes, dates, times, UUIDs and bytes;
 //! - `value`: [`HashValue`] and the [`ToHashValue`] conversions;
 //! - `hasher`: [`RowHasher`], which builds the text and hashes it;
-//! - `buf`: the byte buffer the text is built in.
+//! - `buf`: the byte buffer the text is built in;
+//! - `swar`: word-at-a-time scans that let ordinary text through quickly.
 //!
 //! Where Rust values and Python values can differ (a `real` column, a
 //! `timestamptz`, a JSON column holding a bare string), `value` documents
 //! which Python value the runtime stands in for.
+//!
+//! The vectors in `tests/vectors/hash_vectors.json` are computed by python3
+//! itself (`make_vectors.py`) and are the judge. What they can't make agree:
+//!
+//! - Lowercasing follows the Unicode tables of Rust's std. For the 55 code
+//!   points that have a lowercase mapping there but are unassigned in the
+//!   Unicode 14 of Python 3.11 (Latin Extended-D additions, Garay, ...),
+//!   Python 3.11 leaves them alone; a Python on the same Unicode agrees.
+//! - A JSON integer outside the i64/u64 range is parsed by serde_json as a
+//!   float, where Python keeps an int (jsonb prints `1e300` as a 301-digit
+//!   integer, for one).
+//! - bytea reaches Python through psycopg2 as a `memoryview`, whose `str()`
+//!   is an address, so Python's own hash of such a row can't be reproduced
+//!   by anyone; we hash `str(bytes)` as the rule says.
+//! - Values Python can't hold are still hashed, never refused: years outside
+//!   1..=9999 print in full, leap seconds are clamped, nanoseconds are
+//!   truncated to microseconds, and decimal text `Decimal()` would reject is
+//!   written as it is.
 
 mod buf;
 mod decimal;
@@ -26,6 +45,7 @@ mod float;
 mod hasher;
 mod json;
 mod pystr;
+mod swar;
 mod text;
 mod value;
 

@@ -31,7 +31,10 @@ struct Ascii {
 
 impl Ascii {
     fn new() -> Self {
-        Ascii { bytes: [0; 48], len: 0 }
+        Ascii {
+            bytes: [0; 48],
+            len: 0,
+        }
     }
 
     fn byte(&mut self, byte: u8) {
@@ -47,7 +50,11 @@ impl Ascii {
     fn digits(&mut self, value: u32, width: usize) {
         let end = (self.len + width).min(self.bytes.len());
         let mut rest = value;
-        let mut slots = self.bytes.get_mut(self.len..end).unwrap_or_default().rchunks_mut(2);
+        let mut slots = self
+            .bytes
+            .get_mut(self.len..end)
+            .unwrap_or_default()
+            .rchunks_mut(2);
         for pair in slots.by_ref() {
             let index = (rest % 100) as usize * 2;
             match pair {
@@ -174,7 +181,11 @@ fn push_quoted(out: &mut CanonicalBuf, ascii: &[u8]) {
 /// bytes hold a `'` and no `"`), `\t \n \r \\` and the chosen quote escaped,
 /// other bytes outside printable ASCII as `\xhh`; then JSON-escaped.
 pub(crate) fn push_bytes(out: &mut CanonicalBuf, value: &[u8]) {
-    let quote = if value.contains(&b'\'') && !value.contains(&b'"') { b'"' } else { b'\'' };
+    let quote = if value.contains(&b'\'') && !value.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
     out.push_byte(b'"');
     out.push_byte(b'b');
     push_repr_byte(out, quote);

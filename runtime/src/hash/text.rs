@@ -1,11 +1,14 @@
 //! Text normalization of hashed text columns: Python's `str.lower()`, then every `\s` char removed, written as a JSON string.
 //!
-//! Lowercasing, stripping and JSON escaping happen in one pass over the text
-//! so a typical (ASCII) value costs one table lookup per byte and a few
-//! `push_str` calls, with no allocation.
+//! Lowercasing, stripping and JSON escaping happen in one pass over the text:
+//! stretches that need nothing are found a word at a time and copied whole,
+//! ASCII capitals are lowered in one sweep at the end, and only spaces,
+//! escapes and non-ASCII chars that change are handled one by one. Nothing
+//! is allocated (except for text with a capital sigma, see below).
 
 use super::buf::CanonicalBuf;
 use super::json::push_escaped_byte;
+use super::swar::plain_text_prefix;
 
 /// Every char that Python's `re` matches with `\s` in a str pattern.
 ///
@@ -101,9 +104,13 @@ fn push_stripped(out: &mut CanonicalBuf, text: &str, lowering: Lowering) -> bool
     let bytes = text.as_bytes();
     let mut run_start = 0;
     let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        let class = BYTE_CLASS[usize::from(byte)];
-        match class {
+    loop {
+        at = next_special(bytes, at);
+        let Some(&byte) = bytes.get(at) else {
+            break;
+        };
+        match BYTE_CLASS[usize::from(byte)] {
+            // next_special stops at no Keep byte; stepping over one is harmless.
             ByteClass::Keep => {
                 at += 1;
                 continue;
@@ -136,6 +143,19 @@ fn push_stripped(out: &mut CanonicalBuf, text: &str, lowering: Lowering) -> bool
     }
     push_run(out, text, run_start, at);
     true
+}
+
+/// The first position from `from` on whose byte isn't copied as it is:
+/// whole plain words are skipped at once, then single bytes.
+fn next_special(bytes: &[u8], from: usize) -> usize {
+    let mut at = from + plain_text_prefix(bytes, from);
+    while bytes
+        .get(at)
+        .is_some_and(|byte| BYTE_CLASS[usize::from(*byte)] == ByteClass::Keep)
+    {
+        at += 1;
+    }
+    at
 }
 
 /// Copies the untouched stretch `text[from..to]` (both ends are char boundaries).
@@ -175,7 +195,9 @@ fn push_kept_char(out: &mut CanonicalBuf, c: char) {
         return;
     }
     match u8::try_from(c) {
-        Ok(byte) if BYTE_CLASS[usize::from(byte)] == ByteClass::Escape => push_escaped_byte(out, byte),
+        Ok(byte) if BYTE_CLASS[usize::from(byte)] == ByteClass::Escape => {
+            push_escaped_byte(out, byte)
+        }
         _ => out.push_char(c),
     }
 }
@@ -194,7 +216,11 @@ mod tests {
     fn table_and_predicate_agree() {
         for code in 0..=0x10ffff_u32 {
             if let Some(c) = char::from_u32(code) {
-                assert_eq!(is_python_whitespace(c), PYTHON_WHITESPACE.contains(&c), "U+{code:04X}");
+                assert_eq!(
+                    is_python_whitespace(c),
+                    PYTHON_WHITESPACE.contains(&c),
+                    "U+{code:04X}"
+                );
             }
         }
     }
@@ -203,7 +229,10 @@ mod tests {
     fn lowercases_strips_and_escapes() {
         assert_eq!(normalized("  Ivan  Horvat\t\n"), "\"ivanhorvat\"");
         assert_eq!(normalized("A\u{1c}B\u{3000}C\u{feff}"), "\"abc\u{feff}\"");
-        assert_eq!(normalized("Say \"HI\"\\\u{1}"), "\"say\\\"hi\\\"\\\\\\u0001\"");
+        assert_eq!(
+            normalized("Say \"HI\"\\\u{1}"),
+            "\"say\\\"hi\\\"\\\\\\u0001\""
+        );
         assert_eq!(normalized("ΟΔΟΣ ΑΣ"), "\"οδοςας\"");
         assert_eq!(normalized("İ"), "\"i\u{307}\"");
         assert_eq!(normalized(""), "\"\"");

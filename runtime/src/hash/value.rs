@@ -4,9 +4,13 @@
 //! for the same database value, and is written as `json.dumps` writes that
 //! Python value. Where the Rust and Python values differ:
 //!
-//! - `f32` (a `real` column): Python reads a `real` as a double, the f32
-//!   widened exactly, so it is hashed as `repr(f64::from(x))`
-//!   (`0.1_f32` → `0.10000000149011612`).
+//! - `f32` (a `real` column): PostgreSQL prints a float4 as its shortest
+//!   round-trip digits and psycopg2 reads them with `float()`, so Python
+//!   holds the double nearest those digits: `0.1_f32` hashes as `0.1`, not
+//!   as the widened `0.10000000149011612` (a Python app's own value for the
+//!   column is that plain double too). A driver that reads float4 in binary
+//!   (psycopg 3 with binary results) would see the widened value instead:
+//!   hash `HashValue::Float(f64::from(x))` for that.
 //! - `timestamptz`: Python prints an aware datetime in the offset the driver
 //!   gave it. `DateTime<Utc>` prints `+00:00`, which is what a Python
 //!   connection in UTC sees; other offsets need `DateTime<FixedOffset>`.
@@ -25,9 +29,11 @@ use uuid::Uuid;
 
 use super::buf::CanonicalBuf;
 use super::decimal::{push_bigdecimal, push_decimal_text};
-use super::float::push_float;
+use super::float::{push_float, push_real};
 use super::json::{push_json_string, push_json_value};
-use super::pystr::{push_bytes, push_date, push_time, push_timestamp, push_timestamp_tz, push_uuid};
+use super::pystr::{
+    push_bytes, push_date, push_time, push_timestamp, push_timestamp_tz, push_uuid,
+};
 use super::text::push_normalized;
 
 /// One column value, borrowing its data, as the canonical text sees it.
@@ -41,6 +47,8 @@ pub enum HashValue<'a> {
     UInt(u64),
     /// Python `repr(float)`; NaN and infinities as `NaN`, `Infinity`.
     Float(f64),
+    /// A `real` column: its shortest f32 digits in `repr(float)`'s layout.
+    Real(f32),
     /// A text or string-stored enum column: normalized at column level.
     Text(&'a str),
     /// A numeric column as `str(Decimal)` of its digits and scale.
@@ -69,7 +77,9 @@ enum Level {
     Nested,
 }
 
-/// Receives a value's canonical JSON text; handed to [`ToHashValue::write_hash`].
+/// Receives a value's canonical JSON text; handed to [`ToHashValue::write_hash`],
+/// which must call exactly one of [`value`](Self::value) or
+/// [`list`](Self::list) once (anything else would not be one JSON value).
 pub struct ValueWriter<'b> {
     out: &'b mut CanonicalBuf,
     level: Level,
@@ -78,7 +88,10 @@ pub struct ValueWriter<'b> {
 impl<'b> ValueWriter<'b> {
     /// A writer for a column's own value.
     pub(crate) fn column(out: &'b mut CanonicalBuf) -> Self {
-        ValueWriter { out, level: Level::Column }
+        ValueWriter {
+            out,
+            level: Level::Column,
+        }
     }
 
     /// Writes one value.
@@ -97,7 +110,10 @@ impl<'b> ValueWriter<'b> {
             if index > 0 {
                 self.out.push_str(", ");
             }
-            item.write_hash(&mut ValueWriter { out: self.out, level: Level::Nested });
+            item.write_hash(&mut ValueWriter {
+                out: self.out,
+                level: Level::Nested,
+            });
         }
         self.out.push_byte(b']');
     }
@@ -110,6 +126,7 @@ fn write_value(out: &mut CanonicalBuf, value: &HashValue<'_>, level: Level) {
         HashValue::Int(int) => out.push_str(itoa::Buffer::new().format(int)),
         HashValue::UInt(int) => out.push_str(itoa::Buffer::new().format(int)),
         HashValue::Float(float) => push_float(out, float),
+        HashValue::Real(real) => push_real(out, real),
         HashValue::Text(text) => write_text(out, text, level),
         HashValue::Decimal(decimal) => push_bigdecimal(out, decimal),
         HashValue::DecimalText(text) => push_decimal_text(out, text),
@@ -182,7 +199,7 @@ scalar! {
     u16 => |v| HashValue::Int(i64::from(*v));
     u32 => |v| HashValue::Int(i64::from(*v));
     u64 => |v| HashValue::UInt(*v);
-    f32 => |v| HashValue::Float(f64::from(*v));
+    f32 => |v| HashValue::Real(*v);
     f64 => |v| HashValue::Float(*v);
     str => |v| HashValue::Text(v);
     String => |v| HashValue::Text(v);
@@ -228,6 +245,19 @@ macro_rules! list {
 }
 
 list!(
-    bool, i16, i32, i64, f32, f64, String, BigDecimal, NaiveDateTime, DateTime<Utc>,
-    DateTime<FixedOffset>, NaiveDate, NaiveTime, Uuid, Value
+    bool,
+    i16,
+    i32,
+    i64,
+    f32,
+    f64,
+    String,
+    BigDecimal,
+    NaiveDateTime,
+    DateTime<Utc>,
+    DateTime<FixedOffset>,
+    NaiveDate,
+    NaiveTime,
+    Uuid,
+    Value
 );

@@ -8,7 +8,8 @@ the framework's rule, and records for each row the typed input (so the Rust
 test can rebuild the same typed values), the canonical text and its SHA3-256.
 It also records the tables the Rust side must agree with Python on: the set of
 characters `re` matches with `\\s`, `str.lower()` for every code point,
-`repr(float)` and `str(Decimal)` on many values.
+`repr(float)` (of doubles and of float4 values as read back) and
+`str(Decimal)` on many values.
 
 Run from anywhere:  python3 runtime/tests/vectors/make_vectors.py
 The output is deterministic (fixed seeds, no clock, no hash-order effects),
@@ -80,9 +81,28 @@ def t_float(f):
 
 
 def t_f32(f):
-    """A `real` column: Python reads the f32 back as the widened double."""
+    """A `real` column, as psycopg2 hands it to Python: float() of the text
+    PostgreSQL (12+) prints for a float4, its shortest round-trip digits."""
+    return Typed("f32", float(float4_text(f)), f32_bits(f))
+
+
+def f32_bits(f):
+    return "%08x" % struct.unpack("<I", struct.pack("<f", f))[0]
+
+
+def float4_text(f):
+    """The shortest decimal that reads back as the same float4 (float4out)."""
     (widened,) = struct.unpack("<f", struct.pack("<f", f))
-    return Typed("f32", widened, "%08x" % struct.unpack("<I", struct.pack("<f", f))[0])
+    if widened != widened or widened in (float("inf"), float("-inf")):
+        return repr(widened)
+    for digits in range(1, 10):
+        text = "%.*g" % (digits, widened)
+        try:
+            if struct.unpack("<f", struct.pack("<f", float(text)))[0] == widened:
+                return text
+        except OverflowError:
+            continue  # rounded past the largest float4: not this one
+    return repr(widened)
 
 
 def t_text(s):
@@ -202,8 +222,17 @@ def vectors():
             None,
         ),
         (
-            "reals_widened",
-            [("a", t_f32(0.1)), ("b", t_f32(1.0)), ("c", t_f32(3.4028234663852886e38)), ("d", t_f32(1e-40)), ("e", t_f32(-2.5))],
+            "reals",
+            [
+                ("a", t_f32(0.1)),
+                ("b", t_f32(1.0)),
+                ("c", t_f32(3.4028234663852886e38)),
+                ("d", t_f32(1e-40)),
+                ("e", t_f32(-2.5)),
+                ("f", t_f32(123456.7)),
+                ("g", t_f32(1e-5)),
+                ("h", t_f32(float("nan"))),
+            ],
             None,
         ),
         (
@@ -415,6 +444,20 @@ def float_table():
     return [[float_bits(v), json.dumps(v)] for v in values]
 
 
+def real_table():
+    """float4 values: bits, and json.dumps of the float psycopg2 would read."""
+    rng = random.Random(3)
+    values = [0.1, 0.2, 1 / 3, 1e-5, 1e-4, 1e16, 1e17, 16777217.0, 3.4028234663852886e38, 1e-45, 1.17549435e-38, -0.0, 0.0, 100.0]
+    for k in range(-45, 39):
+        values.append(float("1e%d" % k))
+    for _ in range(1500):
+        (f,) = struct.unpack("<f", struct.pack("<I", rng.getrandbits(32)))
+        values.append(f)
+    for _ in range(500):
+        values.append(round(rng.uniform(-1e5, 1e5), rng.randint(0, 6)))
+    return [[f32_bits(v), json.dumps(float(float4_text(v)))] for v in values]
+
+
 def decimal_table():
     rng = random.Random(11)
     texts = ["0", "-0", "0.0", "1.10", "1E+2", "1e2", "0E+3", "-0.00", "0.000001", "0.0000001", "1.23E-10", "123.456e10", "NaN", "-NaN", "Infinity", "-inf", "sNaN", "NaN12", "00012.3400", ".5", "5.", "+7.25", "1e-6", "1e-7", "0.00000100"]
@@ -455,6 +498,7 @@ def main():
         "whitespace": whitespace_table(),
         "lowercase": lowercase_table(),
         "floats": float_table(),
+        "reals": real_table(),
         "decimals": decimal_table(),
         "vectors": out_vectors,
     }
