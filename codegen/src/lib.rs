@@ -26,6 +26,8 @@ pub struct Checked {
     pub sources: Sources,
     pub diagnostics: Diagnostics,
     pub model: Option<model::Model>,
+    /// Destructive changes the spec acknowledges under `allow_destructive:`.
+    pub acknowledged: Vec<String>,
 }
 
 /// Load and resolve a spec directory: `dcgen check`.
@@ -35,7 +37,8 @@ pub fn check(spec_dir: &Path) -> Checked {
     let spec = load::load_dir(spec_dir, &mut sources, &mut diagnostics);
     let model = resolve::resolve(&spec, &mut diagnostics);
     let model = if diagnostics.has_errors() { None } else { model };
-    Checked { sources, diagnostics, model }
+    let acknowledged = spec.files.iter().flat_map(|f| f.allow_destructive.iter().map(|a| a.value.split_whitespace().collect::<Vec<_>>().join(" "))).collect();
+    Checked { sources, diagnostics, model, acknowledged }
 }
 
 /// Failures that are not problems in the spec.
@@ -51,6 +54,22 @@ pub enum Error {
     Io(PathBuf, std::io::Error),
     #[error("{0}")]
     Migrations(String),
+    #[error("{}", destructive_message(.0))]
+    Destructive(Vec<plan::DestructiveChange>),
+    #[error("{}", .0.iter().map(|m| format!("error: {m}")).collect::<Vec<_>>().join("\n"))]
+    Unsupported(Vec<String>),
+}
+
+fn destructive_message(changes: &[plan::DestructiveChange]) -> String {
+    let mut text = String::new();
+    for change in changes {
+        text.push_str(&format!("error: this migration would {}: {}\n", change.key, change.why));
+    }
+    text.push_str(&format!(
+        "  = help: if you mean it, run `dcgen gen --allow-destructive`, or acknowledge each change in the spec:\n      allow_destructive:\n{}",
+        changes.iter().map(|c| format!("        - {}", c.key)).collect::<Vec<_>>().join("\n")
+    ));
+    text
 }
 
 /// Options of `dcgen gen`.
@@ -60,6 +79,10 @@ pub struct GenOptions {
     pub version: Option<String>,
     /// Name of a new migration; `None` derives one from the change.
     pub name: Option<String>,
+    /// Let every change that loses data through.
+    pub allow_destructive: bool,
+    /// Changes acknowledged in the spec (`allow_destructive:`), by key.
+    pub acknowledged: Vec<String>,
 }
 
 /// Everything `dcgen gen` writes for a model, given the migrations already in `out`.
@@ -76,38 +99,100 @@ pub fn generate(model: &model::Model, out: &Path, options: &GenOptions) -> Resul
     Ok(tree)
 }
 
-/// The directory holding each dialect's migrations, and the snapshot of the schema the
-/// migrations produce.
+/// The schema the migrations in OUT produce, kept beside them (deterministic JSON of the
+/// resolved model). `gen` diffs the spec against it and writes it with each migration.
 pub const SNAPSHOT_FILE: &str = "migrations/schema.snapshot.json";
 
-fn migrations(model: &model::Model, out: &Path, options: &GenOptions, tree: &mut write::FileTree) -> Result<(), Error> {
-    let snapshot_path = out.join(SNAPSHOT_FILE);
-    let snapshot_text = serde_json::to_string_pretty(model).map_err(|e| Error::Migrations(e.to_string()))? + "\n";
-    if snapshot_path.exists() {
-        let existing = std::fs::read_to_string(&snapshot_path).map_err(|e| Error::Io(snapshot_path.clone(), e))?;
-        if existing == snapshot_text {
-            return Ok(());
-        }
-        return Err(Error::Migrations(format!(
-            "the spec differs from the migrated schema in `{}`; incremental migrations are not implemented yet (issue 3), so this change cannot be migrated",
-            snapshot_path.display()
-        )));
+/// The last migrated schema in `out`, if any migration was written there.
+pub fn read_snapshot(out: &Path) -> Result<Option<model::Model>, Error> {
+    let path = out.join(SNAPSHOT_FILE);
+    if !path.exists() {
+        return Ok(None);
     }
-    let version = options.version.clone().unwrap_or_else(|| chrono::Utc::now().format("%Y%m%d%H%M%S").to_string());
-    let name = options.name.clone().unwrap_or_else(|| "initial".to_string());
-    let plan = plan::initial(model);
-    let title = format!("Migration {version}_{name}: create the {} schema.", model.project.name);
-    let folder = format!("{version}_{name}");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::Io(path.clone(), e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::Migrations(format!("`{}` is not a schema snapshot dcgen can read ({e}); restore it from version control", path.display())))
+}
+
+/// The pending migration: the plan from the snapshot in `out` (or from nothing) to
+/// `model`, with the models it refers into.
+pub struct Pending {
+    pub before: model::Model,
+    pub plan: plan::Plan,
+}
+
+pub fn pending(model: &model::Model, out: &Path) -> Result<Pending, Error> {
+    let before = read_snapshot(out)?.unwrap_or_else(|| model::Model::empty_like(model));
+    let plan = plan::diff(&before, model);
+    Ok(Pending { before, plan })
+}
+
+/// Render a pending migration for every dialect: (dialect, up.sql, down.sql).
+pub fn render_migration(model: &model::Model, pending: &Pending, title: &str) -> Result<Vec<(model::Dialect, String, String)>, Error> {
+    let mut out = Vec::new();
     if model.has_dialect(model::Dialect::Postgres) {
-        let (up, down) = emit::postgres::migration(model, &plan, &title)?;
-        tree.add(format!("migrations/postgres/{folder}/up.sql"), up);
-        tree.add(format!("migrations/postgres/{folder}/down.sql"), down);
+        let (up, down) = emit::postgres::migration(&pending.before, model, &pending.plan, title)?;
+        out.push((model::Dialect::Postgres, up, down));
     }
     if model.has_dialect(model::Dialect::Mssql) {
-        let (up, down) = emit::mssql::migration(model, &plan, &title)?;
-        tree.add(format!("migrations/mssql/{folder}/up.sql"), up);
-        tree.add(format!("migrations/mssql/{folder}/down.sql"), down);
+        let (up, down) = emit::mssql::migration(&pending.before, model, &pending.plan, title)?;
+        out.push((model::Dialect::Mssql, up, down));
     }
-    tree.add(SNAPSHOT_FILE, snapshot_text);
+    Ok(out)
+}
+
+fn migrations(model: &model::Model, out: &Path, options: &GenOptions, tree: &mut write::FileTree) -> Result<(), Error> {
+    let pending = pending(model, out)?;
+    if pending.plan.is_empty() {
+        return Ok(());
+    }
+    if !pending.plan.unsupported.is_empty() {
+        return Err(Error::Unsupported(pending.plan.unsupported.clone()));
+    }
+    let refused: Vec<plan::DestructiveChange> =
+        pending.plan.destructive.iter().filter(|c| !options.allow_destructive && !options.acknowledged.contains(&c.key)).cloned().collect();
+    if !refused.is_empty() {
+        return Err(Error::Destructive(refused));
+    }
+    let version = match &options.version {
+        Some(version) => version.clone(),
+        None => next_version(out)?,
+    };
+    let name = options.name.clone().unwrap_or_else(|| plan::describe(&pending.plan, &pending.before, model));
+    let folder = format!("{version}_{name}");
+    let title = format!("Migration {folder} of the {} schema.", model.project.name);
+    for (dialect, up, down) in render_migration(model, &pending, &title)? {
+        tree.add(format!("migrations/{}/{folder}/up.sql", dialect.name()), up);
+        tree.add(format!("migrations/{}/{folder}/down.sql", dialect.name()), down);
+    }
+    let snapshot = serde_json::to_string_pretty(model).map_err(|e| Error::Migrations(e.to_string()))? + "\n";
+    tree.add(SNAPSHOT_FILE, snapshot);
     Ok(())
+}
+
+/// The current UTC time as `YYYYMMDDHHMMSS`, bumped past the newest existing version so
+/// versions always sort in creation order.
+fn next_version(out: &Path) -> Result<String, Error> {
+    let now: u64 = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string().parse().unwrap_or(0);
+    let newest = existing_versions(out)?.into_iter().filter_map(|v| v.parse::<u64>().ok()).max().unwrap_or(0);
+    Ok(now.max(newest + 1).to_string())
+}
+
+/// Versions of the migrations already in `out`, from every dialect's folder.
+pub fn existing_versions(out: &Path) -> Result<Vec<String>, Error> {
+    let mut versions = Vec::new();
+    for dialect in ["postgres", "mssql"] {
+        let dir = out.join("migrations").join(dialect);
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::Io(dir.clone(), e))?;
+            if let Some((version, _)) = entry.file_name().to_string_lossy().split_once('_') {
+                versions.push(version.to_string());
+            }
+        }
+    }
+    versions.sort();
+    versions.dedup();
+    Ok(versions)
 }

@@ -1,4 +1,4 @@
-//! The `dcgen` command line: check, gen (and, later, diff, verify, hash).
+//! The `dcgen` command line: check, diff, gen, verify (and, later, hash).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,10 +15,23 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Validate a spec directory; print every problem with file:line:column and a fix.
+    ///
+    /// With OUT holding migrations, also fails when the spec has changes that no
+    /// migration covers yet (the "forgot `make gen`" mistake), naming them.
     Check {
         /// The spec directory (every *.yaml / *.yml below it is read).
         #[arg(long, default_value = "spec")]
         spec: PathBuf,
+        /// The generated crate whose migrations must cover the spec.
+        #[arg(long, default_value = "generated")]
+        out: PathBuf,
+    },
+    /// Print the SQL of the pending migration for each dialect, without writing.
+    Diff {
+        #[arg(long, default_value = "spec")]
+        spec: PathBuf,
+        #[arg(long, default_value = "generated")]
+        out: PathBuf,
     },
     /// Write the generated crate, migrations for every dialect, and docs into OUT.
     ///
@@ -38,30 +51,91 @@ enum Command {
         /// Tests pass a fixed version so output is reproducible.
         #[arg(long)]
         version: Option<String>,
+        /// Let changes that lose data through (dropped tables and columns, narrowed
+        /// types, …). Without it each such change is refused and named.
+        #[arg(long)]
+        allow_destructive: bool,
+    },
+    /// Compare a live PostgreSQL database with the spec (the drift check for CI and
+    /// before deploys).
+    ///
+    /// Exit 0 when they match; 1 with one line per difference (missing or extra tables,
+    /// columns, types, nullability, defaults, constraints, indexes, triggers, comments,
+    /// codebook rows); 2 when the database cannot be read. It creates the spec's tables
+    /// as temporary tables in a transaction it rolls back, so it needs a primary server
+    /// and the TEMPORARY privilege; it changes nothing.
+    Verify {
+        /// The spec directory.
+        #[arg(long, default_value = "spec")]
+        spec: PathBuf,
+        /// libpq URL or key=value string (sslmode and the PG* variables apply). The
+        /// password is never printed.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// The PostgreSQL migrations folder (e.g. generated/migrations/postgres): hints
+        /// then say for sure whether migrations are pending.
+        #[arg(long)]
+        migrations: Option<PathBuf>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { spec } => {
-            let checked = dcgen::check(&spec);
-            if checked.diagnostics.has_errors() {
-                eprint!("{}", checked.diagnostics.render(&checked.sources));
-                return ExitCode::from(1);
-            }
-            let model = checked.model.expect("no errors means a model");
+        Command::Check { spec, out } => {
+            let Some((model, _)) = checked_model(&spec) else { return ExitCode::from(1) };
             println!("spec `{}` is valid: {} tables, {} enums", spec.display(), model.tables.len(), model.enums.len());
-            ExitCode::SUCCESS
-        }
-        Command::Gen { spec, out, name, version } => {
-            let checked = dcgen::check(&spec);
-            if checked.diagnostics.has_errors() {
-                eprint!("{}", checked.diagnostics.render(&checked.sources));
-                return ExitCode::from(1);
+            if dcgen::read_snapshot(&out).ok().flatten().is_none() {
+                return ExitCode::SUCCESS;
             }
-            let model = checked.model.expect("no errors means a model");
-            let options = dcgen::GenOptions { name, version };
+            match dcgen::pending(&model, &out) {
+                Ok(pending) if pending.plan.is_empty() => ExitCode::SUCCESS,
+                Ok(pending) => {
+                    eprintln!("error: the spec has changes that no migration in `{}` covers; run `make gen` (or `dcgen gen`):", out.display());
+                    for line in dcgen::plan::summary(&pending.plan, &pending.before, &model) {
+                        eprintln!("  - {line}");
+                    }
+                    ExitCode::from(1)
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Diff { spec, out } => {
+            let Some((model, _)) = checked_model(&spec) else { return ExitCode::from(1) };
+            let pending = match dcgen::pending(&model, &out) {
+                Ok(pending) => pending,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(1);
+                }
+            };
+            if pending.plan.is_empty() {
+                println!("-- no pending changes: the migrations in `{}` cover the spec", out.display());
+                return ExitCode::SUCCESS;
+            }
+            match dcgen::render_migration(&model, &pending, "Pending migration (not written).") {
+                Ok(scripts) => {
+                    for (dialect, up, _) in scripts {
+                        println!("-- ===== {} =====", dialect.name());
+                        print!("{up}");
+                    }
+                    for change in &pending.plan.destructive {
+                        eprintln!("warning: this migration would {}: {}", change.key, change.why);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Gen { spec, out, name, version, allow_destructive } => {
+            let Some((model, acknowledged)) = checked_model(&spec) else { return ExitCode::from(1) };
+            let options = dcgen::GenOptions { name, version, allow_destructive, acknowledged };
             let tree = match dcgen::generate(&model, &out, &options) {
                 Ok(tree) => tree,
                 Err(error) => {
@@ -83,5 +157,40 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Verify { spec, database_url, migrations } => verify(&spec, &database_url, migrations),
     }
+}
+
+/// `dcgen verify`: the report on stdout, exit 1 on drift; errors on stderr, exit 2.
+fn verify(spec: &std::path::Path, database_url: &str, migrations: Option<PathBuf>) -> ExitCode {
+    let checked = dcgen::check(spec);
+    if checked.diagnostics.has_errors() {
+        eprint!("{}", checked.diagnostics.render(&checked.sources));
+        return ExitCode::from(2);
+    }
+    let Some(model) = checked.model else { return ExitCode::from(2) };
+    match dcgen::verify::verify(&model, database_url, &dcgen::verify::Options { migrations }) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::from(if report.has_drift() { 1 } else { 0 })
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Load and resolve a spec, printing its diagnostics; the model and the acknowledged
+/// destructive changes when it is valid.
+fn checked_model(spec: &std::path::Path) -> Option<(dcgen::model::Model, Vec<String>)> {
+    let checked = dcgen::check(spec);
+    if checked.diagnostics.has_errors() {
+        eprint!("{}", checked.diagnostics.render(&checked.sources));
+        return None;
+    }
+    if !checked.diagnostics.is_empty() {
+        eprint!("{}", checked.diagnostics.render(&checked.sources));
+    }
+    checked.model.map(|model| (model, checked.acknowledged))
 }

@@ -21,6 +21,8 @@ pub struct SpecFile {
     pub mixins: Vec<(Sp<String>, MixinSpec)>,
     pub enums: Vec<(Sp<String>, EnumSpec)>,
     pub tables: Vec<(Sp<String>, TableSpec)>,
+    /// Changes that lose data, acknowledged by the user (`- drop column apps.legacy`).
+    pub allow_destructive: Vec<Sp<String>>,
 }
 
 #[derive(Debug, Default)]

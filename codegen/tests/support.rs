@@ -37,7 +37,7 @@ pub fn generate_fresh(spec: &Path) -> (dcgen::model::Model, FileTree) {
     }
     let model = checked.model.expect("valid spec has a model");
     let empty = tempfile::tempdir().expect("tempdir");
-    let options = dcgen::GenOptions { version: Some(TEST_VERSION.into()), name: None };
+    let options = dcgen::GenOptions { version: Some(TEST_VERSION.into()), ..Default::default() };
     let tree = dcgen::generate(&model, empty.path(), &options).expect("generation succeeds");
     (model, tree)
 }

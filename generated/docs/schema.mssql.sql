@@ -151,9 +151,6 @@ EXEC sys.sp_addextendedproperty
     @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
-ALTER TABLE [dbo].[app_parents] ADD CONSTRAINT [fk_app_parents_group_name_app_groups] FOREIGN KEY ([group_name]) REFERENCES [dbo].[app_groups] ([name]) ON DELETE CASCADE;
-GO
-
 CREATE TABLE [dbo].[c_cmd_flags] (
     [id] int NOT NULL,
     [description] nvarchar(128) NOT NULL,
@@ -571,24 +568,6 @@ EXEC sys.sp_addextendedproperty
     @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
-ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_parent_id_app_parents] FOREIGN KEY ([parent_id]) REFERENCES [dbo].[app_parents] ([parent]);
-GO
-
-ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_parent_name_app_parents] FOREIGN KEY ([parent_name], [group_name]) REFERENCES [dbo].[app_parents] ([name], [group_name]) ON DELETE CASCADE;
-GO
-
-ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_run_status_c_run_status] FOREIGN KEY ([run_status]) REFERENCES [dbo].[c_run_status] ([id]);
-GO
-
-ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_fatal_flag_c_fatal_flags] FOREIGN KEY ([fatal_flag]) REFERENCES [dbo].[c_fatal_flags] ([id]);
-GO
-
-ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_cmd_name_c_cmd_list] FOREIGN KEY ([cmd_name]) REFERENCES [dbo].[c_cmd_list] ([id]);
-GO
-
-ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_cmd_flag_c_cmd_flags] FOREIGN KEY ([cmd_flag]) REFERENCES [dbo].[c_cmd_flags] ([id]);
-GO
-
 CREATE TABLE [dbo].[app_db_objects] (
     [id] bigint IDENTITY(1,1) NOT NULL,
     [app_id] nvarchar(64) NULL,
@@ -972,9 +951,6 @@ EXEC sys.sp_addextendedproperty
     @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
-ALTER TABLE [dbo].[runtime] ADD CONSTRAINT [fk_runtime_exit_code_c_runtime_codes] FOREIGN KEY ([exit_code]) REFERENCES [dbo].[c_runtime_codes] ([id]);
-GO
-
 CREATE TABLE [dbo].[logs] (
     [id] bigint IDENTITY(1,1) NOT NULL,
     [app_id] nvarchar(64) NULL,
@@ -1129,15 +1105,6 @@ EXEC sys.sp_addextendedproperty
     @level0type = N'SCHEMA', @level0name = N'dbo',
     @level1type = N'TABLE', @level1name = N'logs',
     @level2type = N'COLUMN', @level2name = N'date_modified';
-GO
-
-ALTER TABLE [dbo].[logs] ADD CONSTRAINT [fk_logs_app_id_apps] FOREIGN KEY ([app_id]) REFERENCES [dbo].[apps] ([app]);
-GO
-
-ALTER TABLE [dbo].[logs] ADD CONSTRAINT [fk_logs_runtime_runtime] FOREIGN KEY ([runtime]) REFERENCES [dbo].[runtime] ([runtime]);
-GO
-
-ALTER TABLE [dbo].[logs] ADD CONSTRAINT [fk_logs_log_level_c_log_level] FOREIGN KEY ([log_level]) REFERENCES [dbo].[c_log_level] ([id]);
 GO
 
 CREATE TABLE [dbo].[pipeline_task] (
@@ -1495,9 +1462,6 @@ EXEC sys.sp_addextendedproperty
     @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
-ALTER TABLE [dbo].[app_functions] ADD CONSTRAINT [fk_app_functions_app_id_apps] FOREIGN KEY ([app_id]) REFERENCES [dbo].[apps] ([app]);
-GO
-
 CREATE TABLE [dbo].[function_log] (
     [id] bigint IDENTITY(1,1) NOT NULL,
     [function_hash] nvarchar(64) NULL,
@@ -1668,12 +1632,6 @@ EXEC sys.sp_addextendedproperty
     @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
-ALTER TABLE [dbo].[function_log] ADD CONSTRAINT [fk_function_log_function_hash_app_functions] FOREIGN KEY ([function_hash]) REFERENCES [dbo].[app_functions] ([function_hash]);
-GO
-
-ALTER TABLE [dbo].[function_log] ADD CONSTRAINT [fk_function_log_runtime_runtime] FOREIGN KEY ([runtime]) REFERENCES [dbo].[runtime] ([runtime]);
-GO
-
 CREATE TABLE [dbo].[command_log] (
     [id] bigint IDENTITY(1,1) NOT NULL,
     [app_id] nvarchar(64) NULL,
@@ -1777,6 +1735,48 @@ EXEC sys.sp_addextendedproperty
     @level0type = N'SCHEMA', @level0name = N'dbo',
     @level1type = N'TABLE', @level1name = N'command_log',
     @level2type = N'COLUMN', @level2name = N'date_modified';
+GO
+
+ALTER TABLE [dbo].[app_parents] ADD CONSTRAINT [fk_app_parents_group_name_app_groups] FOREIGN KEY ([group_name]) REFERENCES [dbo].[app_groups] ([name]) ON DELETE CASCADE;
+GO
+
+ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_parent_id_app_parents] FOREIGN KEY ([parent_id]) REFERENCES [dbo].[app_parents] ([parent]);
+GO
+
+ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_parent_name_app_parents] FOREIGN KEY ([parent_name], [group_name]) REFERENCES [dbo].[app_parents] ([name], [group_name]) ON DELETE CASCADE;
+GO
+
+ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_run_status_c_run_status] FOREIGN KEY ([run_status]) REFERENCES [dbo].[c_run_status] ([id]);
+GO
+
+ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_fatal_flag_c_fatal_flags] FOREIGN KEY ([fatal_flag]) REFERENCES [dbo].[c_fatal_flags] ([id]);
+GO
+
+ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_cmd_name_c_cmd_list] FOREIGN KEY ([cmd_name]) REFERENCES [dbo].[c_cmd_list] ([id]);
+GO
+
+ALTER TABLE [dbo].[apps] ADD CONSTRAINT [fk_apps_cmd_flag_c_cmd_flags] FOREIGN KEY ([cmd_flag]) REFERENCES [dbo].[c_cmd_flags] ([id]);
+GO
+
+ALTER TABLE [dbo].[runtime] ADD CONSTRAINT [fk_runtime_exit_code_c_runtime_codes] FOREIGN KEY ([exit_code]) REFERENCES [dbo].[c_runtime_codes] ([id]);
+GO
+
+ALTER TABLE [dbo].[logs] ADD CONSTRAINT [fk_logs_app_id_apps] FOREIGN KEY ([app_id]) REFERENCES [dbo].[apps] ([app]);
+GO
+
+ALTER TABLE [dbo].[logs] ADD CONSTRAINT [fk_logs_runtime_runtime] FOREIGN KEY ([runtime]) REFERENCES [dbo].[runtime] ([runtime]);
+GO
+
+ALTER TABLE [dbo].[logs] ADD CONSTRAINT [fk_logs_log_level_c_log_level] FOREIGN KEY ([log_level]) REFERENCES [dbo].[c_log_level] ([id]);
+GO
+
+ALTER TABLE [dbo].[app_functions] ADD CONSTRAINT [fk_app_functions_app_id_apps] FOREIGN KEY ([app_id]) REFERENCES [dbo].[apps] ([app]);
+GO
+
+ALTER TABLE [dbo].[function_log] ADD CONSTRAINT [fk_function_log_function_hash_app_functions] FOREIGN KEY ([function_hash]) REFERENCES [dbo].[app_functions] ([function_hash]);
+GO
+
+ALTER TABLE [dbo].[function_log] ADD CONSTRAINT [fk_function_log_runtime_runtime] FOREIGN KEY ([runtime]) REFERENCES [dbo].[runtime] ([runtime]);
 GO
 
 ALTER TABLE [dbo].[command_log] ADD CONSTRAINT [fk_command_log_cmd_flag_c_cmd_flags] FOREIGN KEY ([cmd_flag]) REFERENCES [dbo].[c_cmd_flags] ([id]);

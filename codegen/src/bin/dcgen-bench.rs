@@ -32,7 +32,7 @@ fn generate(spec: &Path) -> Duration {
     assert!(!checked.diagnostics.has_errors(), "{}", checked.diagnostics.render(&checked.sources));
     let model = checked.model.expect("valid");
     let empty = tempfile::tempdir().expect("tempdir");
-    let options = dcgen::GenOptions { version: Some("20260101000000".into()), name: None };
+    let options = dcgen::GenOptions { version: Some("20260101000000".into()), ..Default::default() };
     let tree = dcgen::generate(&model, empty.path(), &options).expect("generation succeeds");
     assert!(!tree.files.is_empty());
     start.elapsed()

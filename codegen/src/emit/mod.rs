@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("rust/schema.rs", include_str!("../../../templates/rust/schema.rs.tera")),
     ("rust/models.rs", include_str!("../../../templates/rust/models.rs.tera")),
     ("rust/enums.rs", include_str!("../../../templates/rust/enums.rs.tera")),
+    ("rust/tables.rs", include_str!("../../../templates/rust/tables.rs.tera")),
     ("docs/schema.md", include_str!("../../../templates/docs/schema.md.tera")),
 ];
 

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::model::*;
-use crate::plan::{Operation, Plan};
+use crate::plan::{ConstraintKind, Direction, Operation, Plan};
 
 /// `[name]`, with embedded closing brackets doubled.
 pub fn quote(identifier: &str) -> String {
@@ -296,6 +296,66 @@ enum Statement {
         key_column: String,
         keys: String,
     },
+    RenameTable {
+        from_literal: String,
+        to_object_literal: String,
+        to_literal: String,
+    },
+    AddColumn {
+        table: String,
+        table_literal: String,
+        column_literal: String,
+        column: ColumnView,
+    },
+    DropColumn {
+        table: String,
+        table_literal: String,
+        column: String,
+        column_literal: String,
+        default_name: Option<String>,
+    },
+    RenameColumn {
+        table_literal: String,
+        from_literal: String,
+        from_object_literal: String,
+        to_literal: String,
+    },
+    /// Drop the named default, fill NULLs, change type/nullability, add the default back.
+    AlterColumn {
+        table: String,
+        column: String,
+        drop_default: Option<String>,
+        backfill: Option<String>,
+        definition: Option<String>,
+        add_default: Option<DefaultView>,
+    },
+    AddConstraint {
+        table: String,
+        name: String,
+        name_literal: String,
+        definition: String,
+    },
+    DropConstraint {
+        table: String,
+        table_literal: String,
+        name: String,
+    },
+    RenameObject {
+        from_literal: String,
+        to_literal: String,
+    },
+    RenameIndex {
+        table_literal: String,
+        from_literal: String,
+        from_object_literal: String,
+        to_literal: String,
+    },
+    UpdateCodebookRow {
+        table: String,
+        assignments: String,
+        key_column: String,
+        key: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -325,16 +385,21 @@ fn schema_to_create(model: &Model) -> Option<SchemaView> {
     })
 }
 
-/// Render a plan's `up.sql` and `down.sql`.
-pub fn migration(model: &Model, plan: &Plan, title: &str) -> Result<(String, String), crate::Error> {
+/// Render a plan's `up.sql` (from `before` to `after`) and `down.sql` (the inverse
+/// plan, rendered with the models swapped).
+pub fn migration(before: &Model, after: &Model, plan: &Plan, title: &str) -> Result<(String, String), crate::Error> {
     let up = ScriptView {
         notice: super::GENERATED_NOTICE,
         title,
-        create_schema: schema_to_create(model),
-        statements: plan.up.iter().map(|op| statement(model, op)).collect(),
+        create_schema: schema_to_create(after).filter(|_| before.tables.is_empty()),
+        statements: plan.up.iter().filter_map(|op| statement(before, after, op, Direction::Up)).collect(),
     };
-    let down =
-        ScriptView { notice: super::GENERATED_NOTICE, title, create_schema: None, statements: plan.down.iter().map(|op| statement(model, op)).collect() };
+    let down = ScriptView {
+        notice: super::GENERATED_NOTICE,
+        title,
+        create_schema: None,
+        statements: plan.down.iter().filter_map(|op| statement(after, before, op, Direction::Down)).collect(),
+    };
     Ok((super::render("mssql/migration.sql", &up)?, super::render("mssql/migration.sql", &down)?))
 }
 
@@ -349,13 +414,23 @@ pub fn declarative_schema(model: &Model) -> Result<String, crate::Error> {
         .up
         .iter()
         .filter(|op| !matches!(op, Operation::SeedCodebook(_)))
-        .map(|op| statement(model, op))
+        .filter_map(|op| statement(model, model, op, Direction::Up))
         .collect();
     super::render("mssql/schema.sql", &ScriptView { notice: super::GENERATED_NOTICE, title: &title, create_schema: schema_to_create(model), statements })
 }
 
-fn statement(model: &Model, operation: &Operation) -> Statement {
-    match *operation {
+/// The statement for one operation; `before`/`after` are the models the operation's
+/// indices point into. `None` for operations SQL Server has nothing to do for.
+fn statement(before: &Model, after: &Model, operation: &Operation, direction: Direction) -> Option<Statement> {
+    if let Some(statement) = change_statement(before, after, operation, direction) {
+        return statement;
+    }
+    // Creating operations read `after`, dropping ones `before`.
+    let model = match operation {
+        Operation::DropTable(_) | Operation::DropIndex(..) | Operation::DropForeignKey(..) | Operation::DropTrigger(..) | Operation::RemoveComments(_) | Operation::UnseedCodebook(_) => before,
+        _ => after,
+    };
+    Some(match *operation {
         Operation::CreateTable(t) => create_table(model, model.table(t)),
         Operation::DropTable(t) => Statement::DropTable { table: qualified(model, &model.table(t).name) },
         Operation::CreateIndex(t, i) => {
@@ -435,6 +510,186 @@ fn statement(model: &Model, operation: &Operation) -> Statement {
             let table_name = qualified(model, &table.name);
             Statement::UnseedCodebook { table_literal: string_literal(&table_name), table: table_name, key_column, keys }
         }
+        _ => unreachable!("change_statement handles every other operation"),
+    })
+}
+
+/// Statements for the operations of incremental migrations. `Some(None)`: nothing to do
+/// on SQL Server; `None`: not one of these operations.
+fn change_statement(before: &Model, after: &Model, operation: &Operation, direction: Direction) -> Option<Option<Statement>> {
+    let table_of = |model: &Model, t: TableId| qualified(model, &model.table(t).name);
+    // A kept table under the name it has when the operation runs.
+    let current = |tb: TableId, ta: TableId| match direction {
+        Direction::Up => table_of(after, ta),
+        Direction::Down => table_of(before, tb),
+    };
+    Some(Some(match operation {
+        Operation::RenameTable { before: b, after: a } => {
+            let new_name = &after.table(*a).name;
+            Statement::RenameTable {
+                from_literal: string_literal(&table_of(before, *b)),
+                to_object_literal: string_literal(&table_of(after, *a)),
+                to_literal: string_literal(new_name),
+            }
+        }
+        Operation::AddColumn((t, c)) => {
+            let table = after.table(*t);
+            let column = table.column(*c);
+            Statement::AddColumn {
+                table: table_of(after, *t),
+                table_literal: string_literal(&table_of(after, *t)),
+                column_literal: string_literal(&column.name),
+                column: column_view(after, column),
+            }
+        }
+        Operation::DropColumn((t, c)) => {
+            let column = before.table(*t).column(*c);
+            Statement::DropColumn {
+                table: table_of(before, *t),
+                table_literal: string_literal(&table_of(before, *t)),
+                column: quote(&column.name),
+                column_literal: string_literal(&column.name),
+                default_name: column.default_constraint.as_ref().map(|d| quote(d)),
+            }
+        }
+        Operation::RenameColumn { before: (tb, cb), after: (ta, ca) } => {
+            let table = current(*tb, *ta);
+            let old = &before.table(*tb).column(*cb).name;
+            Statement::RenameColumn {
+                table_literal: string_literal(&table),
+                from_literal: string_literal(old),
+                from_object_literal: string_literal(&format!("{table}.{}", quote(old))),
+                to_literal: string_literal(&after.table(*ta).column(*ca).name),
+            }
+        }
+        Operation::AlterColumn { before: (tb, cb), after: (ta, ca) } => {
+            let (old, new) = (before.table(*tb).column(*cb), after.table(*ta).column(*ca));
+            let (old_type, new_type) = (type_name(before, &old.ty), type_name(after, &new.ty));
+            let definition = (old_type != new_type || old.nullable != new.nullable)
+                .then(|| format!("{} {new_type} {}", quote(&new.name), if new.nullable { "NULL" } else { "NOT NULL" }));
+            // SQL Server refuses to alter a column its default depends on: drop it first
+            // and add it back under its (possibly new) name.
+            Statement::AlterColumn {
+                table: current(*tb, *ta),
+                column: quote(&new.name),
+                drop_default: old.default_constraint.as_ref().filter(|_| old.default.is_some()).map(|d| quote(d)),
+                backfill: (old.nullable && !new.nullable).then(|| default_sql(after, new)).flatten(),
+                definition,
+                add_default: default_sql(after, new).map(|expression| DefaultView { name: quote(new.default_constraint.as_deref().unwrap_or_default()), expression }),
+            }
+        }
+        Operation::AddPrimaryKey(t) => {
+            let table = after.table(*t);
+            let key = &table.primary_key;
+            add_constraint(after, *t, &key.name, format!("PRIMARY KEY {} ({})", primary_key_clustering(after, table), column_list(table, &key.columns)))
+        }
+        Operation::DropPrimaryKey(t) => drop_constraint(before, *t, &before.table(*t).primary_key.name),
+        Operation::AddUnique(t, i) => {
+            let table = after.table(*t);
+            let unique = &table.uniques[*i];
+            add_constraint(after, *t, &unique.name, format!("UNIQUE NONCLUSTERED ({})", column_list(table, &unique.columns)))
+        }
+        Operation::DropUnique(t, i) => drop_constraint(before, *t, &before.table(*t).uniques[*i].name),
+        Operation::AddCheck(t, i) => {
+            let check = &after.table(*t).checks[*i];
+            add_constraint(after, *t, &check.name, format!("CHECK ({})", check.expression.mssql))
+        }
+        Operation::DropCheck(t, i) => drop_constraint(before, *t, &before.table(*t).checks[*i].name),
+        Operation::RenameConstraint { table: (tb, ta), kind, before: from, after: to } => match kind {
+            ConstraintKind::Index => {
+                let table = current(*tb, *ta);
+                Statement::RenameIndex {
+                    table_literal: string_literal(&table),
+                    from_literal: string_literal(from),
+                    from_object_literal: string_literal(&format!("{table}.{}", quote(from))),
+                    to_literal: string_literal(to),
+                }
+            }
+            _ => Statement::RenameObject { from_literal: string_literal(&qualified(after, from)), to_literal: string_literal(to) },
+        },
+        Operation::ChangeTableComment { before: b, after: a } => {
+            let table = after.table(*a);
+            let name = match direction {
+                Direction::Up => &table.name,
+                Direction::Down => &before.table(*b).name,
+            };
+            comment_statement(after, name, None, table.comment.as_deref())
+        }
+        Operation::ChangeColumnComment { before: b, after: a } => {
+            let Some((ta, c)) = *a else { return Some(None) };
+            let name = match (direction, b) {
+                (Direction::Down, Some((tb, _))) => before.table(*tb).name.clone(),
+                _ => after.table(ta).name.clone(),
+            };
+            let column = after.table(ta).column(c);
+            comment_statement(after, &name, Some(&column.name), column.comment.as_deref())
+        }
+        Operation::InsertCodebookRow(t, v) => {
+            let Statement::SeedCodebook { table, columns, key_column, mut rows } = seed(after, after.table(*t)) else { return Some(None) };
+            let row = rows.swap_remove(*v);
+            Statement::SeedCodebook { table, columns, key_column, rows: vec![row] }
+        }
+        Operation::DeleteCodebookRow(t, v) => {
+            let table = before.table(*t);
+            let (key_column, _) = codebook_keys(before, table);
+            let value = &before.enum_(table.codebook_of?).values[*v].value;
+            Statement::UnseedCodebook { table: table_of(before, *t), table_literal: string_literal(&table_of(before, *t)), key_column, keys: enum_literal(value) }
+        }
+        Operation::UpdateCodebookRow { before: (tb, vb), after: (ta, va) } => {
+            let table = after.table(*ta);
+            let rows = super::codebook_rows(after, table);
+            let row = &rows.rows[*va];
+            let was_deprecated = before.enum_(before.table(*tb).codebook_of?).values[*vb].deprecated;
+            let mut assignments = vec![format!("{} = {}", quote(&rows.columns[1]), string_literal(&row.description))];
+            if rows.has_hash {
+                assignments.push(format!("{} = {}", quote(&rows.columns[2]), string_literal(&row.sha)));
+            }
+            if rows.has_archive && was_deprecated != row.deprecated {
+                let archive = rows.columns.last().expect("archive column");
+                let now = table.role(Role::Archive).map(|c| now_for(table.column(c).ty.storage(after))).unwrap_or("SYSUTCDATETIME()");
+                assignments.push(format!("{} = {}", quote(archive), if row.deprecated { now } else { "NULL" }));
+            }
+            Statement::UpdateCodebookRow { table: current(*tb, *ta), assignments: assignments.join(", "), key_column: quote(&rows.columns[0]), key: enum_literal(&row.value) }
+        }
+        _ => return None,
+    }))
+}
+
+fn add_constraint(model: &Model, table: TableId, name: &str, definition: String) -> Statement {
+    Statement::AddConstraint {
+        table: qualified(model, &model.table(table).name),
+        name: quote(name),
+        name_literal: string_literal(&qualified(model, name)),
+        definition,
+    }
+}
+
+fn drop_constraint(model: &Model, table: TableId, name: &str) -> Statement {
+    let table_name = qualified(model, &model.table(table).name);
+    Statement::DropConstraint { table_literal: string_literal(&table_name), table: table_name, name: quote(name) }
+}
+
+/// Set (or, with no text, remove) one `MS_Description`.
+fn comment_statement(model: &Model, table: &str, column: Option<&str>, text: Option<&str>) -> Statement {
+    let view = CommentView {
+        schema: string_literal(&model.project.schema_mssql),
+        table: string_literal(table),
+        column: column.map(string_literal),
+        text: text.map(string_literal).unwrap_or_default(),
+    };
+    match text {
+        Some(_) => Statement::SetComments { comments: vec![view] },
+        None => Statement::RemoveComments { comments: vec![view] },
+    }
+}
+
+fn column_view(model: &Model, c: &Column) -> ColumnView {
+    ColumnView {
+        name: quote(&c.name),
+        sql_type: type_name(model, &c.ty),
+        identity: c.identity,
+        not_null: !c.nullable,
+        default: default_sql(model, c).map(|expression| DefaultView { name: quote(c.default_constraint.as_deref().unwrap_or_default()), expression }),
     }
 }
 
@@ -442,13 +697,7 @@ fn create_table(model: &Model, table: &Table) -> Statement {
     let columns = table
         .columns
         .iter()
-        .map(|c| ColumnView {
-            name: quote(&c.name),
-            sql_type: type_name(model, &c.ty),
-            identity: c.identity,
-            not_null: !c.nullable,
-            default: default_sql(model, c).map(|expression| DefaultView { name: quote(c.default_constraint.as_deref().unwrap_or_default()), expression }),
-        })
+        .map(|c| column_view(model, c))
         .collect();
     let named = |key: &Key| NamedColumns { name: quote(&key.name), columns: column_list(table, &key.columns) };
     // Every check, the ISJSON ones for json and array columns included; partitioning
@@ -542,7 +791,7 @@ mod tests {
     #[test]
     fn every_trigger_is_alone_in_its_batch() {
         let model = framework_model();
-        let (up, _) = migration(&model, &crate::plan::initial(&model), "test").unwrap();
+        let (up, _) = migration(&crate::model::Model::empty_like(&model), &model, &crate::plan::initial(&model), "test").unwrap();
         let schema = declarative_schema(&model).unwrap();
         for script in [&up, &schema] {
             let lines: Vec<&str> = script.lines().collect();

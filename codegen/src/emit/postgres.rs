@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::model::*;
-use crate::plan::{Operation, Plan};
+use crate::plan::{ConstraintKind, Direction, Operation, Plan};
 
 /// `"name"`, with embedded quotes doubled.
 pub fn quote(identifier: &str) -> String {
@@ -150,6 +150,18 @@ enum Statement {
     Comments { comments: Vec<CommentView> },
     SeedCodebook { table: String, columns: String, rows: Vec<String> },
     UnseedCodebook { table: String, key_column: String, keys: String },
+    RenameTable { from: String, to: String, partition: Option<(String, String)> },
+    AddColumn { table: String, column: ColumnView },
+    DropColumn { table: String, column: String },
+    RenameColumn { table: String, from: String, to: String },
+    /// `steps` (ALTER COLUMN clauses), then, when NULLs must take the new default before
+    /// NOT NULL, an UPDATE setting them to `backfill`, then `final_steps`.
+    AlterColumn { table: String, column: String, steps: Vec<String>, backfill: Option<String>, final_steps: Vec<String> },
+    AddConstraint { table: String, name: String, definition: String },
+    DropConstraint { table: String, name: String },
+    RenameConstraint { table: String, from: String, to: String },
+    RenameIndex { from: String, to: String },
+    UpdateCodebookRow { table: String, assignments: String, key_column: String, key: String },
 }
 
 #[derive(Serialize)]
@@ -159,15 +171,26 @@ struct MigrationView<'a> {
     statements: Vec<Statement>,
 }
 
-/// Render a plan's `up.sql` and `down.sql`.
-pub fn migration(model: &Model, plan: &Plan, title: &str) -> Result<(String, String), crate::Error> {
-    let up = MigrationView { notice: super::GENERATED_NOTICE, title, statements: plan.up.iter().map(|op| statement(model, op)).collect() };
-    let down = MigrationView { notice: super::GENERATED_NOTICE, title, statements: plan.down.iter().map(|op| statement(model, op)).collect() };
+/// Render a plan's `up.sql` (from `before` to `after`) and `down.sql` (the inverse
+/// plan, rendered with the models swapped).
+pub fn migration(before: &Model, after: &Model, plan: &Plan, title: &str) -> Result<(String, String), crate::Error> {
+    let up = MigrationView { notice: super::GENERATED_NOTICE, title, statements: plan.up.iter().filter_map(|op| statement(before, after, op, Direction::Up)).collect() };
+    let down = MigrationView { notice: super::GENERATED_NOTICE, title, statements: plan.down.iter().filter_map(|op| statement(after, before, op, Direction::Down)).collect() };
     Ok((super::render("postgres/migration.sql", &up)?, super::render("postgres/migration.sql", &down)?))
 }
 
-fn statement(model: &Model, operation: &Operation) -> Statement {
-    match *operation {
+/// The statement for one operation; `before`/`after` are the models the operation's
+/// indices point into. `None` for operations PostgreSQL has nothing to do for.
+fn statement(before: &Model, after: &Model, operation: &Operation, direction: Direction) -> Option<Statement> {
+    if let Some(statement) = change_statement(before, after, operation, direction) {
+        return statement;
+    }
+    // Creating operations read `after`, dropping ones `before`.
+    let model = match operation {
+        Operation::DropTable(_) | Operation::DropIndex(..) | Operation::DropForeignKey(..) | Operation::DropTrigger(..) | Operation::RemoveComments(_) | Operation::UnseedCodebook(_) => before,
+        _ => after,
+    };
+    Some(match *operation {
         Operation::CreateTable(t) => create_table(model, model.table(t)),
         Operation::DropTable(t) => Statement::DropTable { table: qualified(model, &model.table(t).name) },
         Operation::CreateIndex(t, i) => {
@@ -230,20 +253,156 @@ fn statement(model: &Model, operation: &Operation) -> Statement {
             let (key_column, keys) = codebook_keys(model, table);
             Statement::UnseedCodebook { table: qualified(model, &table.name), key_column, keys }
         }
+        _ => unreachable!("change_statement handles every other operation"),
+    })
+}
+
+/// Statements for the operations of incremental migrations. `Some(None)`: nothing to do
+/// on PostgreSQL; `None`: not one of these operations.
+fn change_statement(before: &Model, after: &Model, operation: &Operation, direction: Direction) -> Option<Option<Statement>> {
+    let table_of = |model: &Model, t: TableId| qualified(model, &model.table(t).name);
+    // A kept table under the name it has when the operation runs.
+    let current = |tb: TableId, ta: TableId| match direction {
+        Direction::Up => table_of(after, ta),
+        Direction::Down => table_of(before, tb),
+    };
+    Some(Some(match operation {
+        Operation::RenameTable { before: b, after: a } => {
+            let (old, new) = (&before.table(*b).name, &after.table(*a).name);
+            let partition = after.table(*a).partition.as_ref().filter(|p| p.by != PartitionBy::Hash).map(|_| (qualified(before, &format!("{old}_default")), quote(&format!("{new}_default"))));
+            Statement::RenameTable { from: qualified(before, old), to: quote(new), partition }
+        }
+        Operation::AddColumn((t, c)) => {
+            let column = after.table(*t).column(*c);
+            Statement::AddColumn { table: table_of(after, *t), column: column_view(after, column) }
+        }
+        Operation::DropColumn((t, c)) => Statement::DropColumn { table: table_of(before, *t), column: quote(&before.table(*t).column(*c).name) },
+        Operation::RenameColumn { before: (tb, cb), after: (ta, ca) } => Statement::RenameColumn {
+            table: current(*tb, *ta),
+            from: quote(&before.table(*tb).column(*cb).name),
+            to: quote(&after.table(*ta).column(*ca).name),
+        },
+        Operation::AlterColumn { before: (tb, cb), after: (ta, ca) } => {
+            let (old, new) = (before.table(*tb).column(*cb), after.table(*ta).column(*ca));
+            let (steps, backfill, final_steps) = alter_steps(before, after, old, new);
+            Statement::AlterColumn { table: current(*tb, *ta), column: quote(&new.name), steps, backfill, final_steps }
+        }
+        Operation::AddPrimaryKey(t) => {
+            let table = after.table(*t);
+            Statement::AddConstraint { table: table_of(after, *t), name: quote(&table.primary_key.name), definition: format!("PRIMARY KEY ({})", column_list(table, &table.primary_key.columns)) }
+        }
+        Operation::DropPrimaryKey(t) => Statement::DropConstraint { table: table_of(before, *t), name: quote(&before.table(*t).primary_key.name) },
+        Operation::AddUnique(t, i) => {
+            let table = after.table(*t);
+            let unique = &table.uniques[*i];
+            Statement::AddConstraint { table: table_of(after, *t), name: quote(&unique.name), definition: format!("UNIQUE ({})", column_list(table, &unique.columns)) }
+        }
+        Operation::DropUnique(t, i) => Statement::DropConstraint { table: table_of(before, *t), name: quote(&before.table(*t).uniques[*i].name) },
+        Operation::AddCheck(t, i) => {
+            let check = &after.table(*t).checks[*i];
+            if check.origin == CheckOrigin::MssqlJson {
+                return Some(None);
+            }
+            Statement::AddConstraint { table: table_of(after, *t), name: quote(&check.name), definition: format!("CHECK ({})", check.expression.postgres) }
+        }
+        Operation::DropCheck(t, i) => {
+            let check = &before.table(*t).checks[*i];
+            if check.origin == CheckOrigin::MssqlJson {
+                return Some(None);
+            }
+            Statement::DropConstraint { table: table_of(before, *t), name: quote(&check.name) }
+        }
+        Operation::RenameConstraint { table: (tb, ta), kind, before: from, after: to } => match kind {
+            ConstraintKind::Default => return Some(None),
+            ConstraintKind::Index => Statement::RenameIndex { from: qualified(after, from), to: quote(to) },
+            _ => Statement::RenameConstraint { table: current(*tb, *ta), from: quote(from), to: quote(to) },
+        },
+        Operation::ChangeTableComment { before: b, after: a } => {
+            let table = after.table(*a);
+            Statement::Comments { comments: vec![CommentView { target: format!("TABLE {}", current(*b, *a)), text: table.comment.as_ref().map(|c| string_literal(c)) }] }
+        }
+        Operation::ChangeColumnComment { before: b, after: a } => {
+            // Without an `after` column the comment went with the dropped column.
+            let Some((ta, c)) = *a else { return Some(None) };
+            let table_name = match b {
+                Some((tb, _)) => current(*tb, ta),
+                None => table_of(after, ta),
+            };
+            let column = after.table(ta).column(c);
+            Statement::Comments { comments: vec![CommentView { target: format!("COLUMN {table_name}.{}", quote(&column.name)), text: column.comment.as_ref().map(|c| string_literal(c)) }] }
+        }
+        Operation::InsertCodebookRow(t, v) => {
+            let table = after.table(*t);
+            let rows = super::codebook_rows(after, table);
+            Statement::SeedCodebook { table: table_of(after, *t), columns: rows.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "), rows: vec![seed_values(&rows, &rows.rows[*v])] }
+        }
+        Operation::DeleteCodebookRow(t, v) => {
+            let table = before.table(*t);
+            let (key_column, _) = codebook_keys(before, table);
+            let value = &before.enum_(table.codebook_of?).values[*v].value;
+            Statement::UnseedCodebook { table: table_of(before, *t), key_column, keys: enum_literal(value) }
+        }
+        Operation::UpdateCodebookRow { before: (tb, vb), after: (ta, va) } => {
+            let table = after.table(*ta);
+            let rows = super::codebook_rows(after, table);
+            let row = &rows.rows[*va];
+            let was_deprecated = before.enum_(before.table(*tb).codebook_of?).values[*vb].deprecated;
+            let mut assignments = vec![format!("{} = {}", quote(&rows.columns[1]), string_literal(&row.description))];
+            if rows.has_hash {
+                assignments.push(format!("{} = {}", quote(&rows.columns[2]), string_literal(&row.sha)));
+            }
+            if rows.has_archive && was_deprecated != row.deprecated {
+                let archive = quote(rows.columns.last().expect("archive column"));
+                assignments.push(format!("{archive} = {}", if row.deprecated { "timezone('utc', now())" } else { "NULL" }));
+            }
+            Statement::UpdateCodebookRow { table: current(*tb, *ta), assignments: assignments.join(", "), key_column: quote(&rows.columns[0]), key: enum_literal(&row.value) }
+        }
+        _ => return None,
+    }))
+}
+
+/// `ALTER COLUMN` clauses, in an order PostgreSQL accepts: the default goes before a
+/// type change (an old default may not cast), NULLs are filled before NOT NULL.
+fn alter_steps(before: &Model, after: &Model, old: &Column, new: &Column) -> (Vec<String>, Option<String>, Vec<String>) {
+    let mut steps = Vec::new();
+    let mut backfill = None;
+    let mut final_steps = Vec::new();
+    let (old_type, new_type) = (type_name(before, &old.ty), type_name(after, &new.ty));
+    let (old_default, new_default) = (default_sql(before, old), default_sql(after, new));
+    if old_default.is_some() && (old_default != new_default || old_type != new_type) {
+        steps.push(format!("ALTER COLUMN {} DROP DEFAULT", quote(&new.name)));
     }
+    if old.identity && !new.identity {
+        steps.push(format!("ALTER COLUMN {} DROP IDENTITY IF EXISTS", quote(&new.name)));
+    }
+    if old_type != new_type {
+        steps.push(format!("ALTER COLUMN {c} TYPE {new_type} USING {c}::{new_type}", c = quote(&new.name)));
+    }
+    if new_default.is_some() && (old_default != new_default || old_type != new_type) {
+        steps.push(format!("ALTER COLUMN {} SET DEFAULT {}", quote(&new.name), new_default.clone().unwrap_or_default()));
+    }
+    if old.nullable && !new.nullable {
+        // Rows that are NULL now take the default before NOT NULL is checked.
+        backfill = new_default.clone();
+        final_steps.push(format!("ALTER COLUMN {} SET NOT NULL", quote(&new.name)));
+    } else if !old.nullable && new.nullable {
+        steps.push(format!("ALTER COLUMN {} DROP NOT NULL", quote(&new.name)));
+    }
+    if !old.identity && new.identity {
+        final_steps.push(format!("ALTER COLUMN {} ADD GENERATED BY DEFAULT AS IDENTITY", quote(&new.name)));
+    }
+    (steps, backfill, final_steps)
+}
+
+fn column_view(model: &Model, c: &Column) -> ColumnView {
+    ColumnView { name: quote(&c.name), sql_type: type_name(model, &c.ty), identity: c.identity, not_null: !c.nullable, default: default_sql(model, c) }
 }
 
 fn create_table(model: &Model, table: &Table) -> Statement {
     let columns = table
         .columns
         .iter()
-        .map(|c| ColumnView {
-            name: quote(&c.name),
-            sql_type: type_name(model, &c.ty),
-            identity: c.identity,
-            not_null: !c.nullable,
-            default: default_sql(model, c),
-        })
+        .map(|c| column_view(model, c))
         .collect();
     let named = |key: &Key| NamedColumns { name: quote(&key.name), columns: column_list(table, &key.columns) };
     let checks = table
@@ -295,19 +454,18 @@ fn codebook_keys(model: &Model, table: &Table) -> (String, String) {
 fn seed(model: &Model, table: &Table) -> Statement {
     let rows = super::codebook_rows(model, table);
     let columns = rows.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
-    let rows = rows
-        .rows
-        .iter()
-        .map(|row| {
-            let mut values = vec![enum_literal(&row.value), string_literal(&row.description)];
-            if rows.has_hash {
-                values.push(string_literal(&row.sha));
-            }
-            if rows.has_archive {
-                values.push(if row.deprecated { "timezone('utc', now())".to_string() } else { "NULL".to_string() });
-            }
-            format!("({})", values.join(", "))
-        })
-        .collect();
+    let rows = rows.rows.iter().map(|row| seed_values(&rows, row)).collect();
     Statement::SeedCodebook { table: qualified(model, &table.name), columns, rows }
+}
+
+/// One codebook row as an SQL tuple, in the order of `rows.columns`.
+fn seed_values(rows: &super::CodebookRows, row: &super::CodebookRow) -> String {
+    let mut values = vec![enum_literal(&row.value), string_literal(&row.description)];
+    if rows.has_hash {
+        values.push(string_literal(&row.sha));
+    }
+    if rows.has_archive {
+        values.push(if row.deprecated { "timezone('utc', now())".to_string() } else { "NULL".to_string() });
+    }
+    format!("({})", values.join(", "))
 }

@@ -1,6 +1,7 @@
 //! The generated crate: `Cargo.toml`, Diesel `schema.rs` (what `diesel print-schema`
 //! prints for the migrated database), models (Queryable/Selectable/Identifiable,
-//! Insertable, AsChangeset) and enums. Rust names are escaped in one place:
+//! Insertable, AsChangeset), enums, and per-table facts for the runtime
+//! (`tables.rs`, see [`table_info_json`]). Rust names are escaped in one place:
 //! [`rust_name`].
 
 use heck::ToUpperCamelCase;
@@ -115,6 +116,7 @@ pub fn crate_files(model: &Model, tree: &mut FileTree) -> Result<(), crate::Erro
     tree.add("src/schema.rs", schema);
     tree.add("src/models.rs", format_rust("src/models.rs", &super::render("rust/models.rs", &models_view(model))?)?);
     tree.add("src/enums.rs", format_rust("src/enums.rs", &super::render("rust/enums.rs", &enums_view(model))?)?);
+    tree.add("src/tables.rs", format_rust("src/tables.rs", &super::render("rust/tables.rs", &tables_view(model))?)?);
     Ok(())
 }
 
@@ -241,6 +243,8 @@ struct ModelsView {
 #[derive(Serialize)]
 struct ModelTable {
     table: String,
+    /// The table's constant in `tables.rs`.
+    table_constant: String,
     docs: Vec<String>,
     row_struct: String,
     insert_struct: String,
@@ -298,6 +302,7 @@ fn models_view(model: &Model) -> ModelsView {
                 .collect();
             ModelTable {
                 table: rust_name(&table.name, None).ident,
+                table_constant: table.name.to_uppercase(),
                 docs: doc_lines(&table.comment),
                 insert_struct: format!("New{type_name}"),
                 changeset_struct: format!("{type_name}Changeset"),
@@ -310,6 +315,147 @@ fn models_view(model: &Model) -> ModelsView {
         })
         .collect();
     ModelsView { tables }
+}
+
+// ----- tables.rs ---------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct TablesView {
+    tables: Vec<TableInfoView>,
+}
+
+#[derive(Serialize)]
+struct TableInfoView {
+    table: String,
+    /// The constant's name: the table name in SCREAMING_SNAKE_CASE.
+    constant: String,
+    insert_struct: String,
+    /// The JSON as a Rust raw string literal.
+    literal: String,
+}
+
+fn tables_view(model: &Model) -> TablesView {
+    let tables = tables_by_name(model)
+        .into_iter()
+        .map(|table| {
+            let json = table_info_json(model, table);
+            // Enough `#`s that no `"#…` inside the JSON ends the literal early.
+            let mut hashes = String::from("#");
+            while json.contains(&format!("\"{hashes}")) {
+                hashes.push('#');
+            }
+            TableInfoView {
+                table: table.name.clone(),
+                constant: table.name.to_uppercase(),
+                insert_struct: format!("New{}", table.name.to_upper_camel_case()),
+                literal: format!("r{hashes}\"{json}\"{hashes}"),
+            }
+        })
+        .collect();
+    TablesView { tables }
+}
+
+/// The type a column stores, in the spec's spelling, enums resolved to their
+/// storage (the runtime reads enum values from the `enum` entry instead).
+fn storage_type_text(model: &Model, ty: &ColumnType) -> String {
+    match ty {
+        ColumnType::Enum(_) => storage_type_text(model, ty.storage(model)),
+        ColumnType::Array(inner) => format!("array({})", storage_type_text(model, inner)),
+        other => super::docs::spec_type_text(model, other),
+    }
+}
+
+fn enum_literal_json(literal: &EnumLiteral) -> serde_json::Value {
+    match literal {
+        EnumLiteral::Int(i) => serde_json::Value::from(*i),
+        EnumLiteral::Str(s) => serde_json::Value::from(s.as_str()),
+    }
+}
+
+/// What dc-runtime knows about a table (its `TableInfo`, format 1): columns
+/// in order with storage type, nullability, role, whether the row hash
+/// covers them, literal defaults, enum values, and the insert struct's
+/// serde field names. JSON because the generated crate may depend only on
+/// registry crates, so it cannot share a Rust type with the runtime; `dcgen
+/// hash` reads the same text, so the command line and merge hash alike.
+pub fn table_info_json(model: &Model, table: &Table) -> String {
+    use serde_json::{json, Map, Value};
+    let managed = |c: &Column| c.identity || matches!(c.role, Some(Role::Hash | Role::Archive | Role::Created | Role::Modified)) || c.on_update_now;
+    let columns: Vec<Value> = table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(index, c)| {
+            let mut column = Map::new();
+            column.insert("name".into(), json!(c.name));
+            if !managed(c) {
+                column.insert("field".into(), json!(rust_name(&c.name, Some(&table.name)).ident));
+            }
+            column.insert("type".into(), json!(storage_type_text(model, &c.ty)));
+            if c.nullable {
+                column.insert("nullable".into(), json!(true));
+            }
+            if c.identity {
+                column.insert("identity".into(), json!(true));
+            }
+            if let Some(role) = c.role {
+                column.insert("role".into(), json!(role.name()));
+            }
+            if table.hash_columns.contains(&ColumnId(index)) {
+                column.insert("hashed".into(), json!(true));
+            }
+            let default = match &c.default {
+                None => None,
+                Some(DefaultValue::Int(i)) => Some(json!(i)),
+                Some(DefaultValue::Float(f)) => Some(json!(f)),
+                Some(DefaultValue::Bool(b)) => Some(json!(b)),
+                Some(DefaultValue::Str(s)) => Some(json!(s)),
+                Some(DefaultValue::EnumValue(id, value)) => Some(enum_literal_json(&model.enum_(*id).values[*value].value)),
+                // Known only once the database writes the row.
+                Some(DefaultValue::Now | DefaultValue::Raw(_)) => {
+                    column.insert("default_computed".into(), json!(true));
+                    None
+                }
+            };
+            if let Some(default) = default {
+                column.insert("default".into(), default);
+            }
+            let enum_id = match &c.ty {
+                ColumnType::Enum(id) => Some(*id),
+                ColumnType::Array(inner) => match **inner {
+                    ColumnType::Enum(id) => Some(id),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(id) = enum_id {
+                let e = model.enum_(id);
+                let values: Vec<Value> = e.values.iter().map(|v| json!([v.key, enum_literal_json(&v.value)])).collect();
+                column.insert("enum".into(), json!({ "name": e.name, "values": values }));
+            }
+            Value::Object(column)
+        })
+        .collect();
+    let codebook = table.codebook_of.map(|id| {
+        let e = model.enum_(id);
+        let values: Vec<Value> = e
+            .values
+            .iter()
+            .map(|v| json!({ "key": v.key, "value": enum_literal_json(&v.value), "description": v.description, "deprecated": v.deprecated }))
+            .collect();
+        json!({ "enum": e.name, "values": values })
+    });
+    let mut info = Map::new();
+    info.insert("format".into(), json!(1));
+    info.insert("schema".into(), json!(model.project.schema_postgres));
+    info.insert("table".into(), json!(table.name));
+    info.insert("insert_struct".into(), json!(format!("New{}", table.name.to_upper_camel_case())));
+    info.insert("primary_key".into(), json!(table.column_names(&table.primary_key.columns)));
+    info.insert("columns".into(), Value::Array(columns));
+    if let Some(codebook) = codebook {
+        info.insert("codebook".into(), codebook);
+    }
+    serde_json::to_string_pretty(&Value::Object(info)).unwrap_or_default()
 }
 
 // ----- enums.rs ----------------------------------------------------------------------

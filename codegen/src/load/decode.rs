@@ -6,7 +6,7 @@ use super::yaml::{Key, Node, SpNode};
 use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics, FileId, Sp};
 use crate::spec::*;
 
-const TOP_KEYS: &[&str] = &["project", "conventions", "mixins", "enums", "tables"];
+const TOP_KEYS: &[&str] = &["project", "conventions", "mixins", "enums", "tables", "allow_destructive"];
 const PROJECT_KEYS: &[&str] = &["name", "crate", "dialects", "schemas"];
 const CONVENTIONS_KEYS: &[&str] = &["naming", "hashing"];
 pub const NAMING_KEYS: &[&str] = &["primary_key", "index", "unique", "foreign_key", "check", "default", "trigger"];
@@ -31,7 +31,7 @@ const RAW_SQL_KEYS: &[&str] = &["sql", "postgres", "mssql"];
 /// Decode one file's root node.
 pub fn decode_file(file: FileId, root: &SpNode, diags: &mut Diagnostics) -> SpecFile {
     let mut d = Decoder { diags };
-    let mut out = SpecFile { file, project: None, conventions: None, mixins: vec![], enums: vec![], tables: vec![] };
+    let mut out = SpecFile { file, project: None, conventions: None, mixins: vec![], enums: vec![], tables: vec![], allow_destructive: vec![] };
     let Some(fields) = d.fields(root, "a spec file", TOP_KEYS) else { return out };
     if let Some(node) = fields.get("project") {
         out.project = d.project(node).map(|p| Sp::new(p, fields.key_span("project")));
@@ -47,6 +47,9 @@ pub fn decode_file(file: FileId, root: &SpNode, diags: &mut Diagnostics) -> Spec
     }
     if let Some(node) = fields.get("tables") {
         out.tables = d.named_map(node, "`tables`", |d, _, node| d.table(node));
+    }
+    if let Some(node) = fields.get("allow_destructive") {
+        out.allow_destructive = d.string_list(node, "`allow_destructive`").unwrap_or_default();
     }
     out
 }

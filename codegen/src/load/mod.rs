@@ -56,7 +56,7 @@ pub fn load_text(path: &Path, text: String, sources: &mut Sources, diags: &mut D
                     .label("here")
                     .help("fix the YAML syntax; a spec file is a map with keys such as `tables:` and `enums:`"),
             );
-            crate::spec::SpecFile { file, project: None, conventions: None, mixins: vec![], enums: vec![], tables: vec![] }
+            crate::spec::SpecFile { file, project: None, conventions: None, mixins: vec![], enums: vec![], tables: vec![], allow_destructive: vec![] }
         }
     }
 }
