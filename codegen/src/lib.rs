@@ -15,6 +15,7 @@ pub mod naming;
 pub mod plan;
 pub mod resolve;
 pub mod spec;
+pub mod verify;
 pub mod write;
 
 use std::path::{Path, PathBuf};
