@@ -10,3 +10,4 @@ mod compile_fixtures;
 mod freshness;
 mod print_schema;
 mod snapshots;
+mod verify;

@@ -99,7 +99,8 @@ pub fn verify(model: &Model, database_url: &str, options: &Options) -> Result<Re
     let expected_sql = expected_schema_sql(model)?;
     let schema = &model.project.schema_postgres;
     let snapshots = catalog::read(database_url, schema, &expected_sql, &codebook_columns(model)).map_err(|failure| {
-        let scrub = |message: String| redact::scrub(&message, database_url);
+        // libpq ends its messages with a newline; the help line follows on its own.
+        let scrub = |message: String| redact::scrub(message.trim_end(), database_url);
         match failure {
             catalog::Failure::Connect(message) => Error::Connect { database: database.clone(), message: scrub(message) },
             catalog::Failure::Expected(message) => Error::ExpectedSchema { database: database.clone(), message: scrub(message) },
