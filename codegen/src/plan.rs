@@ -605,7 +605,7 @@ impl<'m> Differ<'m> {
         }
         if before.nullable && !after.nullable && after.default.is_none() {
             self.destructive(
-                format!("not null column {table}.{}", after.name),
+                format!("make column {table}.{} not null", after.name),
                 "rows where it is NULL make the migration fail; give the column a default (existing NULLs are then set to it) or fill them first".into(),
             );
         }

@@ -17,6 +17,14 @@ for spec in "${specs[@]}"; do
   while IFS= read -r f; do files+=("$f"); done < <(find "$out/$name/migrations/mssql" -name '*.sql' | sort)
   if [ -f "$out/$name/docs/schema.mssql.sql" ]; then declarative+=("$out/$name/docs/schema.mssql.sql"); fi
 done
+# The schema-evolution series, step after step into one directory, as `make gen` would.
+series="$out/series"
+step=0
+for spec in tests/migrations/series/v*/spec; do
+  step=$((step + 1))
+  cargo run --quiet -p dcgen -- gen --spec "$spec" --out "$series" --version "2026010100000$step" >/dev/null
+done
+while IFS= read -r f; do files+=("$f"); done < <(find "$series/migrations/mssql" -name '*.sql' | sort)
 "$TSQL_PYTHON" tests/tsql/check_tsql.py "${files[@]}"
 [ ${#declarative[@]} -gt 0 ] || { echo "no declarative SQL Server schema was generated"; exit 1; }
 for f in "${declarative[@]}"; do "$TSQL_PYTHON" tests/tsql/check_dacfx.py "$f"; done
