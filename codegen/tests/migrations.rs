@@ -149,3 +149,54 @@ fn destructive_changes_are_refused_with_their_message_and_allowed_with_the_flag(
         assert!(tree.files.keys().any(|p| p.starts_with("migrations/postgres")), "{}: no migration with the flag", case.display());
     }
 }
+
+/// The "forgot `make gen`" mistake: `dcgen check --out` fails and names each change;
+/// `dcgen diff` prints the pending SQL of both dialects and writes nothing.
+#[test]
+fn check_names_unmigrated_changes_and_diff_prints_them_without_writing() {
+    let steps = series_steps();
+    let out = tempfile::tempdir().unwrap();
+    let dcgen = env!("CARGO_BIN_EXE_dcgen");
+    let run = |args: &[&str]| std::process::Command::new(dcgen).args(args).output().expect("dcgen runs");
+    let out_dir = out.path().to_str().unwrap();
+    let v1 = steps[0].join("spec");
+    let v2 = steps[1].join("spec");
+    let generated = run(&["gen", "--spec", v1.to_str().unwrap(), "--out", out_dir, "--version", "20260101000001"]);
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+
+    let clean = run(&["check", "--spec", v1.to_str().unwrap(), "--out", out_dir]);
+    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stderr));
+
+    let stale = run(&["check", "--spec", v2.to_str().unwrap(), "--out", out_dir]);
+    let stderr = String::from_utf8_lossy(&stale.stderr);
+    assert_eq!(stale.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no migration"), "{stderr}");
+    for change in ["rename table customers to clients", "rename column customers.name to full_name", "add column orders.placed_at", "create table order_lines", "insert codebook row c_status.closed"] {
+        assert!(stderr.contains(change), "`{change}` not named in:\n{stderr}");
+    }
+
+    let before: Vec<_> = walk(out.path());
+    let diff = run(&["diff", "--spec", v2.to_str().unwrap(), "--out", out_dir]);
+    let stdout = String::from_utf8_lossy(&diff.stdout);
+    assert!(diff.status.success(), "{}", String::from_utf8_lossy(&diff.stderr));
+    assert!(stdout.contains("-- ===== postgres =====") && stdout.contains("ALTER TABLE \"public\".\"customers\" RENAME TO \"clients\";"), "{stdout}");
+    assert!(stdout.contains("-- ===== mssql =====") && stdout.contains("EXEC sys.sp_rename N'[dbo].[customers]', N'clients';"), "{stdout}");
+    assert_eq!(walk(out.path()), before, "dcgen diff wrote files");
+}
+
+fn walk(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
