@@ -8,7 +8,7 @@ CARGO ?= cargo
 DCGEN := $(CARGO) run --quiet -p dcgen --
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: gen check test test-tsql system-deps bench bench-gen
+.PHONY: gen check test test-tsql system-deps bench bench-gen bench-verify
 
 gen:
 	$(DCGEN) gen --spec spec --out generated
@@ -36,7 +36,12 @@ test: system-deps tsql-venv diesel-cli
 test-tsql: tsql-venv
 	TSQL_PYTHON=$(TSQL_PYTHON) bash tests/tsql/check_generated.sh
 
-bench: bench-gen
+bench: bench-gen bench-verify
 
 bench-gen:
 	$(CARGO) run --release --quiet -p dcgen --bin dcgen-bench
+
+# `dcgen verify` on the framework schema, timed against a throwaway cluster.
+bench-verify: system-deps
+	$(CARGO) build --release --quiet -p dcgen -p pg-harness
+	target/release/pg-harness run -- target/release/dcgen-verify-bench
