@@ -290,3 +290,39 @@ fn passwords_never_reach_the_output() {
         }
     }
 }
+
+/// A spec in its own schema: an empty database lacks every table; migrated, it is
+/// clean even beside a same-named table in `public`, and drift in it is found.
+#[test]
+fn a_schema_other_than_public() {
+    let cluster = Cluster::shared();
+    let spec = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(features()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap().replace("postgres: public", "postgres: app");
+        std::fs::write(spec.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    let (model, tree) = generate_fresh(spec.path());
+    assert_eq!(model.project.schema_postgres, "app");
+    let database = cluster.create_database("verify_schema").unwrap();
+    let url = cluster.url(&database);
+
+    let report = verify::verify(&model, &url, &Options::default()).unwrap();
+    let lines: Vec<String> = report.differences.iter().map(|d| d.to_string()).collect();
+    let mut names: Vec<&str> = model.tables.iter().map(|t| t.name.as_str()).collect();
+    names.sort();
+    assert_eq!(lines, names.iter().map(|n| format!("table {n} is missing; hint: run the pending migrations")).collect::<Vec<_>>());
+
+    let out = tempfile::tempdir().unwrap();
+    tree.write(out.path()).unwrap();
+    let migration = std::fs::read_dir(out.path().join("migrations/postgres")).unwrap().next().unwrap().unwrap().path();
+    cluster.psql(&database, "CREATE SCHEMA app; CREATE TABLE public.\"order\" (x int);").unwrap();
+    cluster.psql_file(&database, &migration.join("up.sql")).unwrap();
+    let report = verify::verify(&model, &url, &Options::default()).unwrap();
+    assert!(!report.has_drift(), "{report}");
+
+    cluster.psql(&database, "ALTER TABLE app.\"order\" ALTER COLUMN note DROP DEFAULT;").unwrap();
+    let report = verify::verify(&model, &url, &Options::default()).unwrap();
+    let lines: Vec<String> = report.differences.iter().map(|d| d.to_string()).collect();
+    assert_eq!(lines, vec!["column order.note: default differs: expected 'it''s \"quoted\"'::character varying, found none; hint: someone changed the database by hand"]);
+}
