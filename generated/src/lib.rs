@@ -5,10 +5,12 @@
 //! - [`schema`]: Diesel `table!` definitions (what `diesel print-schema` prints for
 //!   the migrated database);
 //! - [`models`]: a row struct, an insert struct and a changeset struct per table;
-//! - [`enums`]: the spec's enums, typed in models and seeded into codebooks.
+//! - [`enums`]: the spec's enums, typed in models and seeded into codebooks;
+//! - [`tables`]: per-table facts (`TABLE_INFO`) that dc-runtime's merge reads.
 pub mod enums;
 pub mod models;
 pub mod schema;
+pub mod tables;
 pub use enums::*;
 /// The PostgreSQL migrations, embedded; run them with
 /// `diesel_migrations::MigrationHarness::run_pending_migrations(conn, MIGRATIONS)`.

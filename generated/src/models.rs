@@ -76,6 +76,10 @@ pub struct NewAppDbObjects {
     /// When this object was last accessed
     pub last_use_date: Option<chrono::NaiveDateTime>,
 }
+impl NewAppDbObjects {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::APP_DB_OBJECTS;
+}
 /// Changes to a `app_db_objects` row: `None` leaves a column as it is.
 #[derive(
     Debug,
@@ -175,6 +179,10 @@ pub struct NewAppFunctions {
     /// Most recent invocation timestamp
     pub last_seen: Option<chrono::NaiveDateTime>,
 }
+impl NewAppFunctions {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::APP_FUNCTIONS;
+}
 /// Changes to a `app_functions` row: `None` leaves a column as it is.
 #[derive(
     Debug,
@@ -248,6 +256,10 @@ pub struct NewAppGroups {
     /// Group name (e.g., "croatia", "serbia")
     pub name: Option<String>,
 }
+impl NewAppGroups {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::APP_GROUPS;
+}
 /// Changes to a `app_groups` row: `None` leaves a column as it is.
 #[derive(
     Debug,
@@ -318,6 +330,10 @@ pub struct NewAppParents {
     pub name: String,
     /// Group this parent belongs to
     pub group_name: String,
+}
+impl NewAppParents {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::APP_PARENTS;
 }
 /// Changes to a `app_parents` row: `None` leaves a column as it is.
 #[derive(
@@ -479,6 +495,10 @@ pub struct NewApps {
     /// Estimated time of completion, updated during runtime
     pub eta: Option<chrono::NaiveDateTime>,
 }
+impl NewApps {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::APPS;
+}
 /// Changes to a `apps` row: `None` leaves a column as it is.
 #[derive(
     Debug,
@@ -582,6 +602,10 @@ pub struct NewCCmdFlags {
     /// Human-readable label from enum
     pub description: String,
 }
+impl NewCCmdFlags {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::C_CMD_FLAGS;
+}
 /// Changes to a `c_cmd_flags` row: `None` leaves a column as it is.
 #[derive(
     Debug,
@@ -644,6 +668,10 @@ pub struct NewCCmdList {
     pub id: i32,
     /// Human-readable label from enum
     pub description: String,
+}
+impl NewCCmdList {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::C_CMD_LIST;
 }
 /// Changes to a `c_cmd_list` row: `None` leaves a column as it is.
 #[derive(
@@ -708,6 +736,10 @@ pub struct NewCFatalFlags {
     /// Human-readable label from enum
     pub description: String,
 }
+impl NewCFatalFlags {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::C_FATAL_FLAGS;
+}
 /// Changes to a `c_fatal_flags` row: `None` leaves a column as it is.
 #[derive(
     Debug,
@@ -770,6 +802,10 @@ pub struct NewCLogLevel {
     pub id: i32,
     /// Human-readable label from enum
     pub description: String,
+}
+impl NewCLogLevel {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::C_LOG_LEVEL;
 }
 /// Changes to a `c_log_level` row: `None` leaves a column as it is.
 #[derive(
@@ -834,6 +870,10 @@ pub struct NewCRunStatus {
     /// Human-readable label from enum
     pub description: String,
 }
+impl NewCRunStatus {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::C_RUN_STATUS;
+}
 /// Changes to a `c_run_status` row: `None` leaves a column as it is.
 #[derive(
     Debug,
@@ -896,6 +936,10 @@ pub struct NewCRuntimeCodes {
     pub id: i32,
     /// Human-readable label from enum
     pub description: String,
+}
+impl NewCRuntimeCodes {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::C_RUNTIME_CODES;
 }
 /// Changes to a `c_runtime_codes` row: `None` leaves a column as it is.
 #[derive(
@@ -980,6 +1024,10 @@ pub struct NewCommandLog {
     pub cmd_flag: Option<crate::enums::CmdFlag>,
     /// When the command was executed
     pub cmd_exec: Option<chrono::NaiveDateTime>,
+}
+impl NewCommandLog {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::COMMAND_LOG;
 }
 /// Changes to a `command_log` row: `None` leaves a column as it is.
 #[derive(
@@ -1107,6 +1155,10 @@ pub struct NewFunctionLog {
     pub totalh: Option<i32>,
     /// Links to execution cycle
     pub runtime: Option<String>,
+}
+impl NewFunctionLog {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::FUNCTION_LOG;
 }
 /// Changes to a `function_log` row: `None` leaves a column as it is.
 #[derive(
@@ -1240,6 +1292,10 @@ pub struct NewLogs {
     pub context_json: Option<String>,
     /// Links to execution cycle
     pub runtime: Option<String>,
+}
+impl NewLogs {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::LOGS;
 }
 /// Changes to a `logs` row: `None` leaves a column as it is.
 #[derive(
@@ -1379,6 +1435,10 @@ pub struct NewPipelineTask {
     /// When processing completed (or failed)
     pub end_time: Option<chrono::NaiveDateTime>,
 }
+impl NewPipelineTask {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::PIPELINE_TASK;
+}
 /// Changes to a `pipeline_task` row: `None` leaves a column as it is.
 #[derive(
     Debug,
@@ -1481,6 +1541,10 @@ pub struct NewProxyReservation {
     /// Explicitly released on thread/session completion
     /// `None` lets the database default apply.
     pub released: Option<bool>,
+}
+impl NewProxyReservation {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::PROXY_RESERVATION;
 }
 /// Changes to a `proxy_reservation` row: `None` leaves a column as it is.
 #[derive(
@@ -1604,6 +1668,10 @@ pub struct NewRuntime {
     pub p95_response_ms: Option<i32>,
     /// HTTP error rate as percentage (0.0-100.0)
     pub error_rate: Option<f64>,
+}
+impl NewRuntime {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::RUNTIME;
 }
 /// Changes to a `runtime` row: `None` leaves a column as it is.
 #[derive(

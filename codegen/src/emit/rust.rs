@@ -445,17 +445,22 @@ pub fn table_info_json(model: &Model, table: &Table) -> String {
             .collect();
         json!({ "enum": e.name, "values": values })
     });
-    let mut info = Map::new();
-    info.insert("format".into(), json!(1));
-    info.insert("schema".into(), json!(model.project.schema_postgres));
-    info.insert("table".into(), json!(table.name));
-    info.insert("insert_struct".into(), json!(format!("New{}", table.name.to_upper_camel_case())));
-    info.insert("primary_key".into(), json!(table.column_names(&table.primary_key.columns)));
-    info.insert("columns".into(), Value::Array(columns));
+    // One column per line: readable in the generated file, and small.
+    let lines = |items: &[Value]| items.iter().map(|item| format!("    {item}")).collect::<Vec<_>>().join(",\n");
+    let mut text = format!(
+        "{{\n  \"format\": 1,\n  \"schema\": {},\n  \"table\": {},\n  \"insert_struct\": {},\n  \"primary_key\": {},\n  \"columns\": [\n{}\n  ]",
+        json!(model.project.schema_postgres),
+        json!(table.name),
+        json!(format!("New{}", table.name.to_upper_camel_case())),
+        json!(table.column_names(&table.primary_key.columns)),
+        lines(&columns)
+    );
     if let Some(codebook) = codebook {
-        info.insert("codebook".into(), codebook);
+        let values = codebook["values"].as_array().cloned().unwrap_or_default();
+        text.push_str(&format!(",\n  \"codebook\": {{\n    \"enum\": {},\n    \"values\": [\n{}\n    ]\n  }}", codebook["enum"], lines(&values).replace("\n    ", "\n      ").replacen("    ", "      ", 1)));
     }
-    serde_json::to_string_pretty(&Value::Object(info)).unwrap_or_default()
+    text.push_str("\n}");
+    text
 }
 
 // ----- enums.rs ----------------------------------------------------------------------

@@ -1,0 +1,670 @@
+//! `merge`: make a table's rows in a scope equal the truth an app collected, set-based and in one transaction.
+//!
+//! Works on every generated table with a `hash` role (and an `archive` role
+//! for archive mode), from the table's `TABLE_INFO` and its insert struct's
+//! `Serialize`; no code per table. One merge:
+//!
+//! 1. takes transaction-scoped advisory locks keyed by table and scope, so
+//!    two merges of one scope run one after the other;
+//! 2. hashes the incoming rows on every core while the main thread reads the
+//!    scope's rows with a binary `COPY (SELECT …) TO STDOUT` (locator and
+//!    sha, plus key columns and archive time for keyed merges);
+//! 3. diffs both sides in memory (`diff`);
+//! 4. writes only what changed: one binary COPY of the new rows (per set of
+//!    columns left to their database default), one `UPDATE … WHERE id =
+//!    ANY($1)` or `DELETE` for the gone rows, and for keyed merges one COPY
+//!    into a temporary table plus one `UPDATE … FROM` for rows changed in place.
+//!
+//! The rule for an archived row whose hash comes back: when comparing by
+//! sha, archived rows are history and stay as they are; the returning row
+//! is inserted as a new active row (new id, new creation time), so the table
+//! shows both periods. When comparing by key columns, a key names one row
+//! for life: the most recently archived row with that key is updated and
+//! made active again.
+
+mod copy;
+mod diff;
+mod encode;
+mod sql;
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use diesel::connection::Connection;
+use diesel::pg::PgConnection;
+use diesel::sql_types::{Array, BigInt, Text};
+use diesel::RunQueryDsl;
+use serde::Serialize;
+use sha3::{Digest, Sha3_256};
+
+use self::copy::{copy_in, copy_out, BinaryWriter, CopyOutError, Tuple};
+use self::diff::{Existing, Incoming, KeyValue, Locator, Plan};
+use self::sql::{LocatorType, Statements};
+use crate::row::{is_key_type, RowError, RowReader, RowShape, RowValues, Slot};
+use crate::table::{Role, SpecType, TableInfo, TableInfoError};
+
+/// What happens to active rows the truth no longer has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Set their `archive` column to now (the table needs an `archive` role).
+    #[default]
+    Archive,
+    /// Delete them.
+    Delete,
+    /// Leave them: merge only adds (and, when comparing by key, updates).
+    InsertOnly,
+}
+
+/// What to do with incoming rows that repeat an earlier one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Duplicates {
+    /// Keep the first, count the rest in [`MergeReport::duplicates`].
+    #[default]
+    Count,
+    /// Fail the merge, naming the first pair.
+    Reject,
+}
+
+/// What one merge did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MergeReport {
+    /// New rows written.
+    pub inserted: u64,
+    /// Rows changed in place (keyed merges), archived ones brought back included.
+    pub updated: u64,
+    /// Active rows archived because the truth no longer has them.
+    pub archived: u64,
+    /// Rows deleted because the truth no longer has them.
+    pub deleted: u64,
+    /// Incoming rows already active as they are.
+    pub unchanged: u64,
+    /// Incoming rows that repeated an earlier one (same sha, or same key).
+    pub duplicates: u64,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error(transparent)]
+    TableInfo(#[from] TableInfoError),
+    #[error("cannot merge `{table}`: {problem}")]
+    Setup { table: String, problem: String },
+    #[error("row {index}: {error}")]
+    Row { index: usize, error: RowError },
+    #[error("row {index} is outside the merge's scope: column `{column}` is {found}, the scope says {expected}; merge each scope's rows separately")]
+    OutOfScope { index: usize, column: String, expected: String, found: String },
+    #[error("rows {first} and {repeat} are duplicates (same {by}); remove one, or merge with Duplicates::Count to count them instead")]
+    Duplicate { first: usize, repeat: usize, by: String },
+    #[error("database error during merge (the transaction was rolled back): {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("reading the table during merge: {0}")]
+    Read(String),
+    #[error("writing rows during merge: {0}")]
+    Write(String),
+}
+
+impl From<CopyOutError> for MergeError {
+    fn from(error: CopyOutError) -> Self {
+        match error {
+            CopyOutError::Database(e) => MergeError::Database(e),
+            CopyOutError::Format(e) => MergeError::Read(e),
+        }
+    }
+}
+
+/// One scope condition: a column and the value it must have.
+#[derive(Clone, Debug)]
+struct ScopeEntry {
+    field: usize,
+    value: KeyValue,
+    /// The value as PostgreSQL reads it after `::type`; `None` for NULL.
+    text: Option<String>,
+}
+
+/// A merge of one table, configured once and run on as many truths as needed.
+///
+/// ```ignore
+/// let report = Merge::new(NewApps::TABLE_INFO)?
+///     .scope("group_name", "crawlers")?
+///     .run(&mut conn, &rows)?;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Merge {
+    shape: RowShape,
+    mode: Mode,
+    scope: Vec<ScopeEntry>,
+    /// Field positions of the compare key; empty means compare by sha.
+    key: Vec<usize>,
+    duplicates: Duplicates,
+    threads: usize,
+}
+
+fn setup_error(info: &TableInfo, problem: impl Into<String>) -> MergeError {
+    MergeError::Setup { table: info.table.clone(), problem: problem.into() }
+}
+
+impl Merge {
+    /// A merge in archive mode, comparing by sha, over the whole table.
+    pub fn new(table_info: &str) -> Result<Merge, MergeError> {
+        Merge::from_info(TableInfo::parse(table_info)?)
+    }
+
+    pub fn from_info(info: TableInfo) -> Result<Merge, MergeError> {
+        if info.role(Role::Hash).is_none() {
+            return Err(setup_error(&info, "the table has no column with `role: hash`; add the data_table mixin's `sha` column"));
+        }
+        let shape = RowShape::new(info).map_err(|error| MergeError::Row { index: 0, error })?;
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+        Ok(Merge { shape, mode: Mode::Archive, scope: Vec::new(), key: Vec::new(), duplicates: Duplicates::Count, threads })
+    }
+
+    pub fn info(&self) -> &TableInfo {
+        self.shape.info()
+    }
+
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    pub fn duplicates(mut self, policy: Duplicates) -> Self {
+        self.duplicates = policy;
+        self
+    }
+
+    /// How many threads hash incoming rows (default: the cores, at most 8).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    fn key_column_field(&self, column: &str, what: &str) -> Result<usize, MergeError> {
+        let info = self.shape.info();
+        let field = self.shape.field_of_column(column).ok_or_else(|| {
+            setup_error(info, format!("{what} column `{column}` is not a column of the insert struct (role-managed and identity columns cannot be used)"))
+        })?;
+        let ty = &self.shape.column_of(field).ty;
+        if !is_key_type(ty) {
+            return Err(setup_error(
+                info,
+                format!("{what} column `{column}` has type {ty}; use an integer, bool, text, uuid, date, datetime or enum column, whose values compare exactly"),
+            ));
+        }
+        Ok(field)
+    }
+
+    /// Restricts the merge to rows whose `column` equals `value`; call again
+    /// for more columns (joined with AND). Existing rows outside the scope
+    /// are never touched, and every incoming row must lie inside it.
+    pub fn scope<V: Serialize + ?Sized>(mut self, column: &str, value: &V) -> Result<Self, MergeError> {
+        let field = self.key_column_field(column, "scope")?;
+        let info_column = self.shape.column_of(field).clone();
+        let json = serde_json::to_value(value).map_err(|e| setup_error(self.shape.info(), format!("scope value for `{column}`: {e}")))?;
+        let mut values = RowValues::default();
+        let slot = crate::row::json::slot_from_json(&info_column, &info_column.ty, &json, &mut values)
+            .map_err(|error| setup_error(self.shape.info(), format!("scope value: {error}")))?;
+        let value = key_of(&slot, &values).ok_or_else(|| setup_error(self.shape.info(), format!("scope column `{column}` cannot hold {json}")))?;
+        let text = scope_text(&slot, &values);
+        self.scope.retain(|entry| entry.field != field);
+        self.scope.push(ScopeEntry { field, value, text });
+        Ok(self)
+    }
+
+    /// Compares rows by these columns instead of by sha: a key names one
+    /// row, which is updated in place when its other columns change.
+    pub fn compare_key(mut self, columns: &[&str]) -> Result<Self, MergeError> {
+        let mut key = Vec::with_capacity(columns.len());
+        for column in columns {
+            key.push(self.key_column_field(column, "compare key")?);
+        }
+        self.key = key;
+        Ok(self)
+    }
+
+    /// Runs the merge in its own transaction (a savepoint inside the
+    /// caller's, if there is one).
+    pub fn run<T: Serialize + Sync>(&self, conn: &mut PgConnection, rows: &[T]) -> Result<MergeReport, MergeError> {
+        let started = Instant::now();
+        let statements = self.statements()?;
+        let mut report = conn.transaction(|conn| self.run_in_transaction(conn, &statements, rows))?;
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    fn statements(&self) -> Result<Statements, MergeError> {
+        let info = self.shape.info();
+        let sha = info.role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
+        let archive = info.role(Role::Archive);
+        if self.mode == Mode::Archive && archive.is_none() {
+            return Err(setup_error(info, "archive mode needs a column with `role: archive`; add one, or merge with Mode::Delete"));
+        }
+        if let Some(archive) = archive {
+            if !matches!(archive.ty, SpecType::DateTime | SpecType::DateTimeTz) {
+                return Err(setup_error(info, format!("the archive column `{}` must be a datetime or datetimetz", archive.name)));
+            }
+        }
+        let scope: Vec<(&str, &SpecType, bool)> = self
+            .scope
+            .iter()
+            .map(|entry| {
+                let column = self.shape.column_of(entry.field);
+                (column.name.as_str(), &column.ty, entry.text.is_none())
+            })
+            .collect();
+        Ok(Statements::new(info, locator_column(info), sha, archive.map(|a| (a.name.as_str(), &a.ty)), &scope))
+    }
+
+    fn run_in_transaction<T: Serialize + Sync>(&self, conn: &mut PgConnection, statements: &Statements, rows: &[T]) -> Result<MergeReport, MergeError> {
+        self.lock(conn, statements)?;
+        let values: Vec<&String> = self.scope.iter().filter_map(|entry| entry.text.as_ref()).collect();
+        if !values.is_empty() {
+            let mut query = diesel::sql_query(statements.set_scope(values.len())).into_boxed();
+            for value in values {
+                query = query.bind::<Text, _>(value.clone());
+            }
+            query.execute(conn)?;
+        }
+        // Hash on worker threads while this one reads what the table holds.
+        let chunk_size = rows.len().div_ceil(self.worker_count(rows.len())).max(1);
+        let (incoming, existing) = std::thread::scope(|threads| {
+            let workers: Vec<_> = rows
+                .chunks(chunk_size)
+                .enumerate()
+                .map(|(n, chunk)| threads.spawn(move || self.hash_rows(chunk, n * chunk_size)))
+                .collect();
+            let existing = self.read_existing(conn, statements);
+            let mut incoming = Vec::with_capacity(rows.len());
+            let mut masks = Vec::with_capacity(rows.len());
+            let mut failure = None;
+            for worker in workers {
+                match worker.join() {
+                    Ok(Ok((chunk, chunk_masks))) => {
+                        incoming.extend(chunk);
+                        masks.extend(chunk_masks);
+                    }
+                    Ok(Err(error)) => failure = failure.or(Some(error)),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            match failure {
+                Some(error) => Err(error),
+                None => Ok(((incoming, masks), existing)),
+            }
+        })?;
+        let (incoming, masks) = incoming;
+        let existing = existing?;
+        let plan = if self.key.is_empty() { diff::by_sha(incoming, existing) } else { diff::by_key(incoming, existing) };
+        if self.duplicates == Duplicates::Reject {
+            if let Some(&(first, repeat)) = plan.duplicates.first() {
+                let by = if self.key.is_empty() { "sha".to_string() } else { "compare key".to_string() };
+                return Err(MergeError::Duplicate { first: first as usize, repeat: repeat as usize, by });
+            }
+        }
+        self.write(conn, statements, rows, &masks, &plan)
+    }
+
+    fn worker_count(&self, rows: usize) -> usize {
+        // Threads pay off only once there is real work to split.
+        if rows < 4096 {
+            1
+        } else {
+            self.threads
+        }
+    }
+
+    fn lock(&self, conn: &mut PgConnection, statements: &Statements) -> Result<(), MergeError> {
+        let info = self.shape.info();
+        let table_key = lock_key(&[&info.qualified_name()]);
+        if self.scope.is_empty() {
+            diesel::sql_query(statements.lock_table_exclusive()).bind::<BigInt, _>(table_key).execute(conn)?;
+        } else {
+            // Scoped merges share the table lock (so a whole-table merge waits
+            // for them) and hold their scope's lock alone.
+            let mut parts = vec![info.qualified_name()];
+            let mut scope: Vec<(&str, String)> = self
+                .scope
+                .iter()
+                .map(|entry| (self.shape.column_of(entry.field).name.as_str(), entry.text.clone().unwrap_or_else(|| "\0NULL".into())))
+                .collect();
+            scope.sort();
+            for (column, value) in scope {
+                parts.push(column.to_string());
+                parts.push(value);
+            }
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            diesel::sql_query(statements.lock_scope()).bind::<BigInt, _>(table_key).bind::<BigInt, _>(lock_key(&parts)).execute(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Hashes `rows` (which start at `offset` in the caller's slice), checks
+    /// they lie in the scope, and reads their compare keys.
+    fn hash_rows<T: Serialize>(&self, rows: &[T], offset: usize) -> Result<(Vec<Incoming>, Vec<u64>), MergeError> {
+        let mut extra: Vec<usize> = self.key.clone();
+        extra.extend(self.scope.iter().map(|entry| entry.field));
+        extra.extend((0..self.shape.fields.len()).filter(|&f| self.shape.fields[f].default_bit.is_some()));
+        let mut reader = RowReader::new(&self.shape, &extra);
+        let mut incoming = Vec::with_capacity(rows.len());
+        let mut masks = Vec::with_capacity(rows.len());
+        for (n, row) in rows.iter().enumerate() {
+            let index = offset + n;
+            reader.read(row).map_err(|error| MergeError::Row { index, error })?;
+            for entry in &self.scope {
+                let found = key_of(&reader.values.slots[entry.field], &reader.values);
+                if found.as_ref() != Some(&entry.value) {
+                    return Err(MergeError::OutOfScope {
+                        index,
+                        column: self.shape.column_of(entry.field).name.clone(),
+                        expected: entry.text.clone().unwrap_or_else(|| "NULL".into()),
+                        found: scope_text(&reader.values.slots[entry.field], &reader.values).unwrap_or_else(|| "NULL".into()),
+                    });
+                }
+            }
+            let key = self.key.iter().map(|&f| key_of(&reader.values.slots[f], &reader.values).unwrap_or(KeyValue::Null)).collect();
+            masks.push(reader.values.defaulted);
+            let sha = reader.digest();
+            incoming.push(Incoming { sha, key, index: u32::try_from(index).map_err(|_| MergeError::Write("more than 4 billion rows in one merge".into()))? });
+        }
+        Ok((incoming, masks))
+    }
+
+    fn read_existing(&self, conn: &mut PgConnection, statements: &Statements) -> Result<Vec<Existing>, MergeError> {
+        let key_columns: Vec<&str> = self.key.iter().map(|&f| self.shape.column_of(f).name.as_str()).collect();
+        let key_types: Vec<&SpecType> = self.key.iter().map(|&f| &self.shape.column_of(f).ty).collect();
+        let query = statements.existing(&key_columns);
+        let mut existing = Vec::new();
+        let locator_type = statements.locator_type;
+        copy_out(conn, &query, |tuple: &Tuple<'_>| {
+            let locator = read_locator(tuple.get(0), locator_type)?;
+            let sha = tuple.get(1).and_then(sha_from_hex);
+            let mut key = Vec::new();
+            let mut archived_at = None;
+            if !key_columns.is_empty() {
+                archived_at = tuple.get(2).map(read_i64).transpose()?;
+                for (n, ty) in key_types.iter().enumerate() {
+                    key.push(read_key(tuple.get(3 + n), ty)?);
+                }
+            }
+            existing.push(Existing { locator, sha, key, archived_at });
+            Ok(())
+        })?;
+        Ok(existing)
+    }
+
+    fn write<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &[T], masks: &[u64], plan: &Plan) -> Result<MergeReport, MergeError> {
+        let mut report = MergeReport {
+            unchanged: plan.unchanged as u64,
+            duplicates: plan.duplicates.len() as u64,
+            ..MergeReport::default()
+        };
+        // New rows, grouped by which columns they leave to the database default.
+        let mut groups: Vec<(u64, Vec<u32>)> = Vec::new();
+        for &index in &plan.inserts {
+            let mask = masks[index as usize];
+            match groups.iter_mut().find(|(m, _)| *m == mask) {
+                Some((_, members)) => members.push(index),
+                None => groups.push((mask, vec![index])),
+            }
+        }
+        for (mask, members) in &groups {
+            report.inserted += self.copy_rows(conn, statements, rows, members, *mask)? as u64;
+        }
+        if !plan.updates.is_empty() {
+            report.updated = self.update_rows(conn, statements, rows, masks, &plan.updates)?;
+        }
+        if !plan.gone.is_empty() {
+            let gone = match self.mode {
+                Mode::InsertOnly => None,
+                Mode::Archive => statements.archive_rows(),
+                Mode::Delete => Some(statements.delete_rows()),
+            };
+            if let Some(statement) = gone {
+                let count = bind_locators(diesel::sql_query(statement).into_boxed(), &plan.gone, statements.locator_type).execute(conn)? as u64;
+                match self.mode {
+                    Mode::Archive => report.archived = count,
+                    Mode::Delete => report.deleted = count,
+                    Mode::InsertOnly => {}
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Insert columns a row with `mask` writes (the others take their default).
+    fn written_fields(&self, mask: u64) -> Vec<usize> {
+        (0..self.shape.fields.len()).filter(|&f| self.shape.fields[f].default_bit.is_none_or(|bit| mask & (1 << bit) == 0)).collect()
+    }
+
+    fn copy_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &[T], members: &[u32], mask: u64) -> Result<usize, MergeError> {
+        let fields = self.written_fields(mask);
+        let sha_column = self.shape.info().role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
+        let mut columns: Vec<&str> = fields.iter().map(|&f| self.shape.column_of(f).name.as_str()).collect();
+        columns.push(sha_column);
+        let target = statements.insert_target(&columns);
+        let reader = RefCell::new(RowReader::all_fields(&self.shape));
+        copy_in(conn, &target, |out: &mut dyn Write| -> Result<(), MergeError> {
+            let mut reader = reader.borrow_mut();
+            let mut writer = BinaryWriter::new();
+            for &index in members {
+                self.encode_row(&mut reader, &mut writer, rows, index, &fields, None)?;
+                writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))?;
+            }
+            writer.finish(out).map_err(|e| MergeError::Write(e.to_string()))
+        })
+    }
+
+    /// One tuple: optionally the locator and mask (for staged updates), the
+    /// written fields, and the sha.
+    fn encode_row<T: Serialize>(
+        &self,
+        reader: &mut RowReader<'_>,
+        writer: &mut BinaryWriter,
+        rows: &[T],
+        index: u32,
+        fields: &[usize],
+        staged: Option<(Locator, LocatorType, u64)>,
+    ) -> Result<(), MergeError> {
+        let index = index as usize;
+        reader.read(&rows[index]).map_err(|error| MergeError::Row { index, error })?;
+        writer.begin_tuple(fields.len() + 1 + if staged.is_some() { 2 } else { 0 });
+        if let Some((locator, locator_type, mask)) = staged {
+            write_locator(writer, locator, locator_type);
+            writer.field(&(mask as i64).to_be_bytes());
+        }
+        for &field in fields {
+            let column = self.shape.column_of(field);
+            encode::write_slot(writer, column, &column.ty, &reader.values.slots[field], &reader.values).map_err(|error| MergeError::Row { index, error })?;
+        }
+        let sha = reader.digest();
+        writer.field(crate::row::hex_of(&sha).as_bytes());
+        Ok(())
+    }
+
+    /// Keyed merges: stage the changed rows in a temporary table with one
+    /// COPY, then update them with one statement per default mask.
+    fn update_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &[T], masks: &[u64], updates: &[(u32, Locator, bool)]) -> Result<u64, MergeError> {
+        let fields: Vec<usize> = (0..self.shape.fields.len()).collect();
+        let sha_column = self.shape.info().role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
+        let mut columns: Vec<&str> = fields.iter().map(|&f| self.shape.column_of(f).name.as_str()).collect();
+        columns.push(sha_column);
+        diesel::sql_query(statements.create_changes(&columns)).execute(conn)?;
+        let reader = RefCell::new(RowReader::all_fields(&self.shape));
+        copy_in(conn, &statements.changes_target(&columns), |out: &mut dyn Write| -> Result<(), MergeError> {
+            let mut reader = reader.borrow_mut();
+            let mut writer = BinaryWriter::new();
+            for &(index, locator, _) in updates {
+                self.encode_row(&mut reader, &mut writer, rows, index, &fields, Some((locator, statements.locator_type, masks[index as usize])))?;
+                writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))?;
+            }
+            writer.finish(out).map_err(|e| MergeError::Write(e.to_string()))
+        })?;
+        let mut distinct: Vec<u64> = updates.iter().map(|&(index, _, _)| masks[index as usize]).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let mut updated = 0;
+        for mask in distinct {
+            let defaulted: Vec<&str> = fields
+                .iter()
+                .filter(|&&f| self.shape.fields[f].default_bit.is_some_and(|bit| mask & (1 << bit) != 0))
+                .map(|&f| self.shape.column_of(f).name.as_str())
+                .collect();
+            updated += diesel::sql_query(statements.apply_changes(&columns, &defaulted, mask)).execute(conn)? as u64;
+        }
+        diesel::sql_query(statements.drop_changes()).execute(conn)?;
+        Ok(updated)
+    }
+}
+
+/// The row locator: the single-column integer primary key, else an
+/// integer identity column, else the physical address (`ctid`).
+fn locator_column(info: &TableInfo) -> Option<(&str, LocatorType)> {
+    let integer = |name: &str| {
+        info.column(name).and_then(|c| match c.ty {
+            SpecType::SmallInt => Some((c.name.as_str(), LocatorType::SmallInt)),
+            SpecType::Int => Some((c.name.as_str(), LocatorType::Int)),
+            SpecType::BigInt => Some((c.name.as_str(), LocatorType::BigInt)),
+            _ => None,
+        })
+    };
+    if let [key] = info.primary_key.as_slice() {
+        if let Some(found) = integer(key) {
+            return Some(found);
+        }
+    }
+    info.columns.iter().filter(|c| c.identity).find_map(|c| integer(&c.name))
+}
+
+fn bind_locators<'q>(
+    query: diesel::query_builder::BoxedSqlQuery<'q, diesel::pg::Pg, diesel::query_builder::SqlQuery>,
+    locators: &[Locator],
+    ty: LocatorType,
+) -> diesel::query_builder::BoxedSqlQuery<'q, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
+    match ty {
+        LocatorType::Ctid => {
+            let tids: Vec<String> = locators
+                .iter()
+                .map(|l| match l {
+                    Locator::Ctid { block, offset } => format!("({block},{offset})"),
+                    Locator::Id(id) => id.to_string(),
+                })
+                .collect();
+            query.bind::<Array<Text>, _>(tids)
+        }
+        _ => {
+            let ids: Vec<i64> = locators.iter().map(|l| if let Locator::Id(id) = l { *id } else { 0 }).collect();
+            query.bind::<Array<BigInt>, _>(ids)
+        }
+    }
+}
+
+fn write_locator(writer: &mut BinaryWriter, locator: Locator, ty: LocatorType) {
+    match locator {
+        // The staging table's locator column has the id column's own type.
+        Locator::Id(id) => match ty {
+            LocatorType::SmallInt => writer.field(&(id as i16).to_be_bytes()),
+            LocatorType::Int => writer.field(&(id as i32).to_be_bytes()),
+            _ => writer.field(&id.to_be_bytes()),
+        },
+        Locator::Ctid { block, offset } => {
+            let mut bytes = [0_u8; 6];
+            bytes[..4].copy_from_slice(&block.to_be_bytes());
+            bytes[4..].copy_from_slice(&offset.to_be_bytes());
+            writer.field(&bytes);
+        }
+    }
+}
+
+fn read_locator(bytes: Option<&[u8]>, ty: LocatorType) -> Result<Locator, String> {
+    let bytes = bytes.ok_or("a row without id")?;
+    Ok(match (ty, bytes.len()) {
+        (LocatorType::Ctid, 6) => Locator::Ctid {
+            block: u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            offset: u16::from_be_bytes([bytes[4], bytes[5]]),
+        },
+        (_, 2) => Locator::Id(i64::from(i16::from_be_bytes([bytes[0], bytes[1]]))),
+        (_, 4) => Locator::Id(i64::from(i32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))),
+        (_, 8) => Locator::Id(read_i64(bytes)?),
+        (_, n) => return Err(format!("a row id of {n} bytes")),
+    })
+}
+
+fn read_i64(bytes: &[u8]) -> Result<i64, String> {
+    <[u8; 8]>::try_from(bytes).map(i64::from_be_bytes).map_err(|_| format!("expected 8 bytes, got {}", bytes.len()))
+}
+
+/// A stored `sha` (64 hex digits) as bytes; anything else reads as no sha.
+fn sha_from_hex(text: &[u8]) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    let mut sha = [0_u8; 32];
+    for (n, pair) in text.chunks(2).enumerate() {
+        sha[n] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(sha)
+}
+
+/// A key column's binary value as a [`KeyValue`].
+fn read_key(bytes: Option<&[u8]>, ty: &SpecType) -> Result<KeyValue, String> {
+    let Some(bytes) = bytes else { return Ok(KeyValue::Null) };
+    let wrong = || format!("a {ty} value of {} bytes", bytes.len());
+    Ok(match ty {
+        SpecType::SmallInt | SpecType::Int | SpecType::BigInt => match read_locator(Some(bytes), LocatorType::BigInt)? {
+            Locator::Id(value) => KeyValue::Int(value),
+            Locator::Ctid { .. } => return Err(wrong()),
+        },
+        SpecType::Bool => KeyValue::Bool(bytes.first().ok_or_else(wrong)? != &0),
+        SpecType::String | SpecType::Text => KeyValue::Text(std::str::from_utf8(bytes).map_err(|e| e.to_string())?.into()),
+        SpecType::Uuid => KeyValue::Uuid(<[u8; 16]>::try_from(bytes).map_err(|_| wrong())?),
+        SpecType::Date => KeyValue::Date(<[u8; 4]>::try_from(bytes).map(i32::from_be_bytes).map_err(|_| wrong())?),
+        SpecType::DateTime => KeyValue::Timestamp(read_i64(bytes)?),
+        _ => return Err(format!("a {ty} column cannot be a compare key")),
+    })
+}
+
+/// A captured value as a [`KeyValue`]; `None` for types that cannot be keys.
+fn key_of(slot: &Slot, values: &RowValues) -> Option<KeyValue> {
+    Some(match slot {
+        Slot::Null => KeyValue::Null,
+        Slot::Bool(b) => KeyValue::Bool(*b),
+        Slot::Int(i) => KeyValue::Int(*i),
+        Slot::Text(range) => KeyValue::Text(values.text[range.clone()].into()),
+        Slot::Uuid(u) => KeyValue::Uuid(*u.as_bytes()),
+        Slot::Date(d) => KeyValue::Date(encode::date_days(d)),
+        Slot::Timestamp(t) => KeyValue::Timestamp(encode::timestamp_micros(t)?),
+        _ => return None,
+    })
+}
+
+/// A scope value as text PostgreSQL casts back to the column's type.
+fn scope_text(slot: &Slot, values: &RowValues) -> Option<String> {
+    Some(match slot {
+        Slot::Null => return None,
+        Slot::Bool(b) => b.to_string(),
+        Slot::Int(i) => i.to_string(),
+        Slot::Text(range) => values.text[range.clone()].to_string(),
+        Slot::Uuid(u) => u.hyphenated().to_string(),
+        Slot::Date(d) => d.format("%Y-%m-%d").to_string(),
+        Slot::Timestamp(t) => t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+        other => format!("{other:?}"),
+    })
+}
+
+/// A 64-bit advisory lock key from text parts.
+fn lock_key(parts: &[&str]) -> i64 {
+    let mut hasher = Sha3_256::new();
+    hasher.update(b"dc_merge");
+    for part in parts {
+        hasher.update([0]);
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    i64::from_be_bytes([digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]])
+}

@@ -1,0 +1,427 @@
+//! The serde `Serializer` that walks an insert struct into [`Slot`]s, reading each field by its column's spec type.
+//!
+//! The generated insert structs derive `Serialize`, which visits the fields
+//! in declaration order; [`RowSerializer`] matches each to its column and
+//! [`FieldSerializer`] turns what serde hands over into the column's value:
+//! integers, floats and text as they are, chrono's and bigdecimal's ISO text
+//! back into timestamps and decimals, enum variants into their stored values,
+//! JSON, bytes and arrays through `serde_json::Value`.
+
+use std::fmt::{Display, Write as _};
+
+use serde::ser::{self, Impossible, Serialize, SerializeStruct};
+
+use super::json::slot_from_json;
+use super::parse::{parse_date, parse_time, parse_timestamp, parse_timestamp_tz};
+use super::{enum_slot, valid_decimal_text, RowError, RowReader, Slot};
+use crate::table::{ColumnInfo, SpecType};
+
+pub(crate) struct RowSerializer<'r, 's> {
+    pub reader: &'r mut RowReader<'s>,
+}
+
+fn not_a_struct(found: &str) -> RowError {
+    RowError::Row(format!("a row must be a struct (an insert struct of the schema crate), found {found}"))
+}
+
+macro_rules! refuse {
+    ($($method:ident($($arg:ty),*) -> $found:literal;)*) => {$(
+        fn $method(self, $(_: $arg),*) -> Result<Self::Ok, Self::Error> {
+            Err(not_a_struct($found))
+        }
+    )*};
+}
+
+impl<'r, 's> ser::Serializer for RowSerializer<'r, 's> {
+    type Ok = ();
+    type Error = RowError;
+    type SerializeSeq = Impossible<(), RowError>;
+    type SerializeTuple = Impossible<(), RowError>;
+    type SerializeTupleStruct = Impossible<(), RowError>;
+    type SerializeTupleVariant = Impossible<(), RowError>;
+    type SerializeMap = FieldsSerializer<'r, 's>;
+    type SerializeStruct = FieldsSerializer<'r, 's>;
+    type SerializeStructVariant = Impossible<(), RowError>;
+
+    fn serialize_struct(self, name: &'static str, _len: usize) -> Result<Self::SerializeStruct, RowError> {
+        let expected = &self.reader.shape.info.insert_struct;
+        if name != expected {
+            return Err(RowError::Row(format!(
+                "rows are `{name}` but the table info is for `{}` (rows of type `{expected}`); pass the TABLE_INFO of the rows' own struct",
+                self.reader.shape.info.table
+            )));
+        }
+        Ok(FieldsSerializer { reader: self.reader, next: 0, map: None })
+    }
+
+    /// A map keyed by field name (a `serde_json` object, a `HashMap`) is a
+    /// row too; fields it leaves out are `None`.
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, RowError> {
+        let fields = self.reader.shape.fields.len();
+        Ok(FieldsSerializer { reader: self.reader, next: 0, map: Some(MapState { key: String::new(), seen: vec![false; fields] }) })
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<(), RowError> {
+        value.serialize(self)
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), RowError> {
+        value.serialize(self)
+    }
+
+    refuse! {
+        serialize_bool(bool) -> "a bool";
+        serialize_i8(i8) -> "an integer";
+        serialize_i16(i16) -> "an integer";
+        serialize_i32(i32) -> "an integer";
+        serialize_i64(i64) -> "an integer";
+        serialize_u8(u8) -> "an integer";
+        serialize_u16(u16) -> "an integer";
+        serialize_u32(u32) -> "an integer";
+        serialize_u64(u64) -> "an integer";
+        serialize_f32(f32) -> "a float";
+        serialize_f64(f64) -> "a float";
+        serialize_char(char) -> "a char";
+        serialize_str(&str) -> "a string";
+        serialize_bytes(&[u8]) -> "bytes";
+        serialize_none() -> "None";
+        serialize_unit() -> "()";
+        serialize_unit_struct(&'static str) -> "a unit struct";
+        serialize_unit_variant(&'static str, u32, &'static str) -> "an enum";
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, _: &'static str, _: &T) -> Result<(), RowError> {
+        Err(not_a_struct("an enum"))
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, RowError> {
+        Err(not_a_struct("a sequence"))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, RowError> {
+        Err(not_a_struct("a tuple"))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, RowError> {
+        Err(not_a_struct("a tuple struct"))
+    }
+    fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeTupleVariant, RowError> {
+        Err(not_a_struct("an enum"))
+    }
+    fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeStructVariant, RowError> {
+        Err(not_a_struct("an enum"))
+    }
+}
+
+pub(crate) struct FieldsSerializer<'r, 's> {
+    reader: &'r mut RowReader<'s>,
+    /// The field serde should visit next; derive visits them in order, so
+    /// the lookup by name is a single comparison.
+    next: usize,
+    /// Set when the row is a map.
+    map: Option<MapState>,
+}
+
+pub(crate) struct MapState {
+    key: String,
+    seen: Vec<bool>,
+}
+
+impl FieldsSerializer<'_, '_> {
+    fn field_position(&self, key: &str) -> Result<usize, RowError> {
+        let fields = &self.reader.shape.fields;
+        if fields.get(self.next).is_some_and(|f| f.serde_name == key) {
+            return Ok(self.next);
+        }
+        fields.iter().position(|f| f.serde_name == key).ok_or_else(|| {
+            RowError::Row(format!(
+                "field `{key}` is not a column of `{}`; the table info and the rows' struct come from different schema versions (run `make gen`)",
+                self.reader.shape.info.table
+            ))
+        })
+    }
+}
+
+impl ser::SerializeMap for FieldsSerializer<'_, '_> {
+    type Ok = ();
+    type Error = RowError;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), RowError> {
+        let name = serde_json::to_value(key).map_err(|e| RowError::Row(format!("a row's keys must be field names: {e}")))?;
+        let name = name.as_str().ok_or_else(|| RowError::Row(format!("a row's keys must be field names, found {name}")))?.to_string();
+        if let Some(map) = &mut self.map {
+            map.key = name;
+        }
+        Ok(())
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RowError> {
+        let key = self.map.as_mut().map(|map| std::mem::take(&mut map.key)).unwrap_or_default();
+        let field = self.field_position(&key)?;
+        if let Some(map) = &mut self.map {
+            map.seen[field] = true;
+        }
+        self.capture(field, value)
+    }
+
+    fn end(self) -> Result<(), RowError> {
+        if let Some(map) = &self.map {
+            for field in 0..map.seen.len() {
+                if !map.seen[field] && self.reader.wanted[field] {
+                    self.reader.none_field(field)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SerializeStruct for FieldsSerializer<'_, '_> {
+    type Ok = ();
+    type Error = RowError;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), RowError> {
+        let field = self.field_position(key)?;
+        self.capture(field, value)
+    }
+
+    fn end(self) -> Result<(), RowError> {
+        Ok(())
+    }
+}
+
+impl FieldsSerializer<'_, '_> {
+    fn capture<T: Serialize + ?Sized>(&mut self, field: usize, value: &T) -> Result<(), RowError> {
+        self.next = field + 1;
+        if !self.reader.wanted[field] {
+            return Ok(());
+        }
+        let shape = self.reader.shape;
+        let column = shape.column_of(field);
+        let captured = match &column.ty {
+            // JSON, bytes and arrays are rare in hashed columns; serde_json
+            // already knows how to take any serde value apart.
+            SpecType::Json | SpecType::Bytes | SpecType::Array(_) => {
+                let json = serde_json::to_value(value).map_err(|e| RowError::column(&column.name, e.to_string()))?;
+                if json.is_null() {
+                    None
+                } else {
+                    Some(slot_from_json(column, &column.ty, &json, &mut self.reader.values)?)
+                }
+            }
+            _ => value.serialize(FieldSerializer { column, reader: &mut *self.reader })?,
+        };
+        match captured {
+            Some(slot) => self.reader.values.slots[field] = slot,
+            None => self.reader.none_field(field)?,
+        }
+        Ok(())
+    }
+}
+
+/// Serializes one field's value; `Ok(None)` means the field was `None`.
+struct FieldSerializer<'c, 'r, 's> {
+    column: &'c ColumnInfo,
+    reader: &'r mut RowReader<'s>,
+}
+
+impl FieldSerializer<'_, '_, '_> {
+    fn wrong(&self, found: impl Display) -> RowError {
+        RowError::column(&self.column.name, format!("a {} column cannot hold {found}", self.column.ty))
+    }
+
+    fn int(&mut self, value: i64) -> Result<Option<Slot>, RowError> {
+        match self.column.ty {
+            SpecType::SmallInt | SpecType::Int | SpecType::BigInt => Ok(Some(Slot::Int(value))),
+            SpecType::Double => Ok(Some(Slot::Float(value as f64))),
+            SpecType::Float => Ok(Some(Slot::Real(value as f32))),
+            SpecType::Decimal => {
+                let values = &mut self.reader.values;
+                let start = values.text.len();
+                values.text.push_str(itoa::Buffer::new().format(value));
+                Ok(Some(Slot::Decimal(start..values.text.len())))
+            }
+            _ if !self.column.enum_values.is_empty() => self.enum_stored_int(value),
+            _ => Err(self.wrong(format_args!("the integer {value}"))),
+        }
+    }
+
+    fn enum_stored_int(&mut self, value: i64) -> Result<Option<Slot>, RowError> {
+        let known = self.column.enum_values.iter().any(|(_, stored)| *stored == crate::table::EnumStored::Int(value));
+        if known {
+            Ok(Some(Slot::Int(value)))
+        } else {
+            Err(RowError::column(&self.column.name, format!("{value} is not a value of enum {}", self.column.enum_name.as_deref().unwrap_or("?"))))
+        }
+    }
+
+    fn text(&mut self, text: &str) -> Result<Option<Slot>, RowError> {
+        let column = self.column;
+        let bad = |what: &str| RowError::column(&column.name, format!("`{text}` is not {what}"));
+        if !column.enum_values.is_empty() {
+            // Generated enums serialize as their spec key; a stored string value is accepted too.
+            let stored = column
+                .enum_value_of(text)
+                .or_else(|| column.enum_values.iter().map(|(_, v)| v).find(|v| matches!(v, crate::table::EnumStored::Text(t) if t == text)))
+                .ok_or_else(|| bad(&format!("a value of enum {}", column.enum_name.as_deref().unwrap_or("?"))))?;
+            return Ok(Some(enum_slot(stored, &mut self.reader.values)));
+        }
+        let values = &mut self.reader.values;
+        Ok(Some(match column.ty {
+            SpecType::String | SpecType::Text => {
+                let start = values.text.len();
+                values.text.push_str(text);
+                Slot::Text(start..values.text.len())
+            }
+            SpecType::Decimal => {
+                if !valid_decimal_text(text) {
+                    return Err(bad("a decimal number"));
+                }
+                let start = values.text.len();
+                values.text.push_str(text);
+                Slot::Decimal(start..values.text.len())
+            }
+            SpecType::DateTime => Slot::Timestamp(parse_timestamp(text).ok_or_else(|| bad("an ISO 8601 timestamp"))?),
+            SpecType::DateTimeTz => {
+                Slot::TimestampTz(parse_timestamp_tz(text).ok_or_else(|| bad("an ISO 8601 timestamp with an offset"))?)
+            }
+            SpecType::Date => Slot::Date(parse_date(text).ok_or_else(|| bad("an ISO 8601 date"))?),
+            SpecType::Time => Slot::Time(parse_time(text).ok_or_else(|| bad("an ISO 8601 time"))?),
+            SpecType::Uuid => Slot::Uuid(uuid::Uuid::parse_str(text).map_err(|_| bad("a UUID"))?),
+            _ => return Err(self.wrong("text")),
+        }))
+    }
+}
+
+impl ser::Serializer for FieldSerializer<'_, '_, '_> {
+    type Ok = Option<Slot>;
+    type Error = RowError;
+    type SerializeSeq = Impossible<Option<Slot>, RowError>;
+    type SerializeTuple = Impossible<Option<Slot>, RowError>;
+    type SerializeTupleStruct = Impossible<Option<Slot>, RowError>;
+    type SerializeTupleVariant = Impossible<Option<Slot>, RowError>;
+    type SerializeMap = Impossible<Option<Slot>, RowError>;
+    type SerializeStruct = Impossible<Option<Slot>, RowError>;
+    type SerializeStructVariant = Impossible<Option<Slot>, RowError>;
+
+    fn serialize_bool(self, value: bool) -> Result<Option<Slot>, RowError> {
+        match self.column.ty {
+            SpecType::Bool => Ok(Some(Slot::Bool(value))),
+            _ => Err(self.wrong(format_args!("the bool {value}"))),
+        }
+    }
+    fn serialize_i8(mut self, v: i8) -> Result<Option<Slot>, RowError> {
+        self.int(i64::from(v))
+    }
+    fn serialize_i16(mut self, v: i16) -> Result<Option<Slot>, RowError> {
+        self.int(i64::from(v))
+    }
+    fn serialize_i32(mut self, v: i32) -> Result<Option<Slot>, RowError> {
+        self.int(i64::from(v))
+    }
+    fn serialize_i64(mut self, v: i64) -> Result<Option<Slot>, RowError> {
+        self.int(v)
+    }
+    fn serialize_u8(mut self, v: u8) -> Result<Option<Slot>, RowError> {
+        self.int(i64::from(v))
+    }
+    fn serialize_u16(mut self, v: u16) -> Result<Option<Slot>, RowError> {
+        self.int(i64::from(v))
+    }
+    fn serialize_u32(mut self, v: u32) -> Result<Option<Slot>, RowError> {
+        self.int(i64::from(v))
+    }
+    fn serialize_u64(mut self, v: u64) -> Result<Option<Slot>, RowError> {
+        match i64::try_from(v) {
+            Ok(v) => self.int(v),
+            Err(_) => match self.column.ty {
+                SpecType::Decimal => self.text(itoa::Buffer::new().format(v)),
+                _ => Err(self.wrong(format_args!("the integer {v}, which is beyond bigint"))),
+            },
+        }
+    }
+    fn serialize_f32(self, v: f32) -> Result<Option<Slot>, RowError> {
+        match self.column.ty {
+            SpecType::Float => Ok(Some(Slot::Real(v))),
+            SpecType::Double => Ok(Some(Slot::Float(f64::from(v)))),
+            _ => Err(self.wrong(format_args!("the float {v}"))),
+        }
+    }
+    fn serialize_f64(self, v: f64) -> Result<Option<Slot>, RowError> {
+        match self.column.ty {
+            SpecType::Double => Ok(Some(Slot::Float(v))),
+            // What PostgreSQL would store in a real.
+            SpecType::Float => Ok(Some(Slot::Real(v as f32))),
+            _ => Err(self.wrong(format_args!("the float {v}"))),
+        }
+    }
+    fn serialize_char(mut self, v: char) -> Result<Option<Slot>, RowError> {
+        self.text(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(mut self, v: &str) -> Result<Option<Slot>, RowError> {
+        self.text(v)
+    }
+    fn collect_str<T: Display + ?Sized>(mut self, value: &T) -> Result<Option<Slot>, RowError> {
+        // chrono and bigdecimal serialize through Display; format into a
+        // reused buffer instead of a fresh String per value.
+        let mut buffer = std::mem::take(&mut self.reader.values.format);
+        buffer.clear();
+        let _ = write!(buffer, "{value}");
+        let result = self.text(&buffer);
+        self.reader.values.format = buffer;
+        result
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<Option<Slot>, RowError> {
+        match self.column.ty {
+            SpecType::Bytes => {
+                let values = &mut self.reader.values;
+                let start = values.bytes.len();
+                values.bytes.extend_from_slice(v);
+                Ok(Some(Slot::Bytes(start..values.bytes.len())))
+            }
+            _ => Err(self.wrong("bytes")),
+        }
+    }
+    fn serialize_none(self) -> Result<Option<Slot>, RowError> {
+        Ok(None)
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Option<Slot>, RowError> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<Option<Slot>, RowError> {
+        Ok(None)
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<Option<Slot>, RowError> {
+        Ok(None)
+    }
+    fn serialize_unit_variant(mut self, _: &'static str, _: u32, variant: &'static str) -> Result<Option<Slot>, RowError> {
+        if self.column.enum_values.is_empty() {
+            return Err(self.wrong(format_args!("the enum variant `{variant}`")));
+        }
+        self.text(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result<Option<Slot>, RowError> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, variant: &'static str, _: &T) -> Result<Option<Slot>, RowError> {
+        Err(self.wrong(format_args!("the enum variant `{variant}` with data")))
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, RowError> {
+        Err(self.wrong("a sequence"))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, RowError> {
+        Err(self.wrong("a tuple"))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, RowError> {
+        Err(self.wrong("a tuple struct"))
+    }
+    fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeTupleVariant, RowError> {
+        Err(self.wrong("an enum variant with data"))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, RowError> {
+        Err(self.wrong("a map"))
+    }
+    fn serialize_struct(self, name: &'static str, _: usize) -> Result<Self::SerializeStruct, RowError> {
+        Err(self.wrong(format_args!("the struct `{name}`")))
+    }
+    fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeStructVariant, RowError> {
+        Err(self.wrong("an enum variant with data"))
+    }
+}
