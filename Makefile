@@ -8,7 +8,7 @@ CARGO ?= cargo
 DCGEN := $(CARGO) run --quiet -p dcgen --
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: gen check test test-tsql system-deps bench bench-gen bench-verify
+.PHONY: gen check test test-tsql system-deps bench bench-gen bench-migrations bench-verify
 
 gen:
 	$(DCGEN) gen --spec spec --out generated
@@ -36,10 +36,16 @@ test: system-deps tsql-venv diesel-cli
 test-tsql: tsql-venv
 	TSQL_PYTHON=$(TSQL_PYTHON) bash tests/tsql/check_generated.sh
 
-bench: bench-gen bench-verify
+bench: bench-gen bench-migrations bench-verify
 
 bench-gen:
 	$(CARGO) run --release --quiet -p dcgen --bin dcgen-bench
+
+# Diff + render for a 1,000-table spec with 10% of tables changed, and dcgen verify on
+# the framework schema, against a throwaway cluster.
+bench-migrations: system-deps
+	$(CARGO) build --release --quiet -p dcgen -p pg-harness
+	target/release/pg-harness run -- target/release/dcgen-migrate-bench
 
 # `dcgen verify` on the framework schema, timed against a throwaway cluster.
 bench-verify: system-deps

@@ -88,15 +88,29 @@ pub struct GenOptions {
 
 /// Everything `dcgen gen` writes for a model, given the migrations already in `out`.
 pub fn generate(model: &model::Model, out: &Path, options: &GenOptions) -> Result<write::FileTree, Error> {
-    let mut tree = write::FileTree::default();
-    emit::rust::crate_files(model, &mut tree)?;
-    emit::docs::files(model, &mut tree)?;
-    if model.has_dialect(model::Dialect::Mssql) {
-        // The whole SQL Server schema as one CREATE-only script, for review and for
-        // semantic validation (DacFx) of what the migrations build.
-        tree.add("docs/schema.mssql.sql", emit::mssql::declarative_schema(model)?);
-    }
-    migrations(model, out, options, &mut tree)?;
+    // The outputs are independent; the Rust crate (formatting megabytes of models with
+    // prettyplease) takes about as long as all the SQL and docs together, so the two
+    // halves run on two threads.
+    let (rust, rest) = std::thread::scope(|scope| {
+        let rust = scope.spawn(|| {
+            let mut tree = write::FileTree::default();
+            emit::rust::crate_files(model, &mut tree).map(|()| tree)
+        });
+        let rest = (|| {
+            let mut tree = write::FileTree::default();
+            emit::docs::files(model, &mut tree)?;
+            if model.has_dialect(model::Dialect::Mssql) {
+                // The whole SQL Server schema as one CREATE-only script, for review and
+                // for semantic validation (DacFx) of what the migrations build.
+                tree.add("docs/schema.mssql.sql", emit::mssql::declarative_schema(model)?);
+            }
+            migrations(model, out, options, &mut tree)?;
+            Ok::<_, Error>(tree)
+        })();
+        (rust.join(), rest)
+    });
+    let mut tree = rust.map_err(|_| Error::Migrations("the Rust emitter panicked; this is a bug in dcgen, please report it".into()))??;
+    tree.files.extend(rest?.files);
     Ok(tree)
 }
 
