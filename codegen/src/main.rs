@@ -1,9 +1,11 @@
-//! The `dcgen` command line: check, diff, gen, verify (and, later, hash).
+//! The `dcgen` command line: check, diff, gen, verify, hash.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod hash_cmd;
 
 #[derive(Parser)]
 #[command(name = "dcgen", version, about = "Schema-as-code: YAML spec → Diesel crate, PostgreSQL and SQL Server migrations, docs")]
@@ -76,6 +78,22 @@ enum Command {
         /// then say for sure whether migrations are pending.
         #[arg(long)]
         migrations: Option<PathBuf>,
+    },
+    /// Print the `sha` of each row read as a JSON line on stdin, as merge computes it.
+    ///
+    /// Values by the column's spec type: timestamps and dates as ISO 8601 text, decimals
+    /// and UUIDs as strings, JSON columns as any JSON, enums as key or stored value; a
+    /// missing column is NULL. A bad line is reported on stderr with its line number and
+    /// column; the others still print (exit 1 if any failed).
+    Hash {
+        #[arg(long, default_value = "spec")]
+        spec: PathBuf,
+        /// The table whose rows these are.
+        #[arg(long)]
+        table: String,
+        /// Print the canonical text that is hashed instead of the sha.
+        #[arg(long)]
+        canonical: bool,
     },
 }
 
@@ -158,6 +176,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Verify { spec, database_url, migrations } => verify(&spec, &database_url, migrations),
+        Command::Hash { spec, table, canonical } => hash_cmd::main(&spec, &table, canonical),
     }
 }
 
