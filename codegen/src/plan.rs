@@ -85,6 +85,29 @@ pub enum Direction {
     Down,
 }
 
+impl Direction {
+    /// The model in which a kept table (`before` id `tb`, `after` id `ta`) has the name
+    /// it has while the operation runs.
+    pub fn current_table<'m>(self, before: &'m Model, after: &'m Model, tb: TableId, ta: TableId) -> &'m Table {
+        match self {
+            Direction::Up => after.table(ta),
+            Direction::Down => before.table(tb),
+        }
+    }
+}
+
+impl Operation {
+    /// Whether a one-sided operation points into `before` (it removes something) rather
+    /// than into `after`.
+    pub fn reads_before(&self) -> bool {
+        use Operation::*;
+        matches!(
+            self,
+            DropTable(_) | DropColumn(_) | DropPrimaryKey(_) | DropUnique(..) | DropCheck(..) | DropIndex(..) | DropForeignKey(..) | DropTrigger(..) | RemoveComments(_) | UnseedCodebook(_) | DeleteCodebookRow(..)
+        )
+    }
+}
+
 /// A migration: operations to apply, and the operations that undo them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {

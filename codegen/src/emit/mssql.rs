@@ -425,11 +425,7 @@ fn statement(before: &Model, after: &Model, operation: &Operation, direction: Di
     if let Some(statement) = change_statement(before, after, operation, direction) {
         return statement;
     }
-    // Creating operations read `after`, dropping ones `before`.
-    let model = match operation {
-        Operation::DropTable(_) | Operation::DropIndex(..) | Operation::DropForeignKey(..) | Operation::DropTrigger(..) | Operation::RemoveComments(_) | Operation::UnseedCodebook(_) => before,
-        _ => after,
-    };
+    let model = if operation.reads_before() { before } else { after };
     Some(match *operation {
         Operation::CreateTable(t) => create_table(model, model.table(t)),
         Operation::DropTable(t) => Statement::DropTable { table: qualified(model, &model.table(t).name) },
@@ -519,10 +515,7 @@ fn statement(before: &Model, after: &Model, operation: &Operation, direction: Di
 fn change_statement(before: &Model, after: &Model, operation: &Operation, direction: Direction) -> Option<Option<Statement>> {
     let table_of = |model: &Model, t: TableId| qualified(model, &model.table(t).name);
     // A kept table under the name it has when the operation runs.
-    let current = |tb: TableId, ta: TableId| match direction {
-        Direction::Up => table_of(after, ta),
-        Direction::Down => table_of(before, tb),
-    };
+    let current = |tb: TableId, ta: TableId| qualified(after, &direction.current_table(before, after, tb, ta).name);
     Some(Some(match operation {
         Operation::RenameTable { before: b, after: a } => {
             let new_name = &after.table(*a).name;
@@ -609,11 +602,7 @@ fn change_statement(before: &Model, after: &Model, operation: &Operation, direct
         },
         Operation::ChangeTableComment { before: b, after: a } => {
             let table = after.table(*a);
-            let name = match direction {
-                Direction::Up => &table.name,
-                Direction::Down => &before.table(*b).name,
-            };
-            comment_statement(after, name, None, table.comment.as_deref())
+            comment_statement(after, &direction.current_table(before, after, *b, *a).name, None, table.comment.as_deref())
         }
         Operation::ChangeColumnComment { before: b, after: a } => {
             let Some((ta, c)) = *a else { return Some(None) };

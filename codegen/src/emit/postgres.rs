@@ -185,11 +185,7 @@ fn statement(before: &Model, after: &Model, operation: &Operation, direction: Di
     if let Some(statement) = change_statement(before, after, operation, direction) {
         return statement;
     }
-    // Creating operations read `after`, dropping ones `before`.
-    let model = match operation {
-        Operation::DropTable(_) | Operation::DropIndex(..) | Operation::DropForeignKey(..) | Operation::DropTrigger(..) | Operation::RemoveComments(_) | Operation::UnseedCodebook(_) => before,
-        _ => after,
-    };
+    let model = if operation.reads_before() { before } else { after };
     Some(match *operation {
         Operation::CreateTable(t) => create_table(model, model.table(t)),
         Operation::DropTable(t) => Statement::DropTable { table: qualified(model, &model.table(t).name) },
@@ -262,10 +258,7 @@ fn statement(before: &Model, after: &Model, operation: &Operation, direction: Di
 fn change_statement(before: &Model, after: &Model, operation: &Operation, direction: Direction) -> Option<Option<Statement>> {
     let table_of = |model: &Model, t: TableId| qualified(model, &model.table(t).name);
     // A kept table under the name it has when the operation runs.
-    let current = |tb: TableId, ta: TableId| match direction {
-        Direction::Up => table_of(after, ta),
-        Direction::Down => table_of(before, tb),
-    };
+    let current = |tb: TableId, ta: TableId| qualified(after, &direction.current_table(before, after, tb, ta).name);
     Some(Some(match operation {
         Operation::RenameTable { before: b, after: a } => {
             let (old, new) = (&before.table(*b).name, &after.table(*a).name);
