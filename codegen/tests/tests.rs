@@ -8,6 +8,7 @@ mod apply_postgres;
 mod bad_input;
 mod compile_fixtures;
 mod freshness;
+mod hash_cmd;
 mod migrations;
 mod print_schema;
 mod snapshots;

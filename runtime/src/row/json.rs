@@ -56,7 +56,7 @@ pub(crate) fn slot_from_json(column: &ColumnInfo, ty: &SpecType, value: &Value, 
                 _ => true,
             };
             if !fits {
-                return Err(expected(&format!("an integer that fits a {ty} column")));
+                return Err(expected(&format!("an integer within the range of {ty}")));
             }
             Slot::Int(number)
         }
