@@ -18,7 +18,7 @@ include tests/tsql/tsql.mk
 include tests/diesel-cli.mk
 
 check:
-	$(DCGEN) check --spec spec
+	$(DCGEN) check --spec spec --out generated
 
 # PostgreSQL 15 (server for the throwaway test clusters, libpq for Diesel) comes from
 # Debian; installed only when missing.

@@ -139,6 +139,14 @@ pub struct Pending {
 
 pub fn pending(model: &model::Model, out: &Path) -> Result<Pending, Error> {
     let before = read_snapshot(out)?.unwrap_or_else(|| model::Model::empty_like(model));
+    if before.project.name != model.project.name {
+        return Err(Error::Migrations(format!(
+            "the migrations in `{}` belong to project `{}`, not `{}`: point --out at this spec's generated crate",
+            out.display(),
+            before.project.name,
+            model.project.name
+        )));
+    }
     let plan = plan::diff(&before, model);
     Ok(Pending { before, plan })
 }
