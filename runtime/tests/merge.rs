@@ -241,6 +241,22 @@ fn an_archived_row_whose_sha_returns_comes_back_as_a_new_row() {
 }
 
 #[test]
+fn a_streamed_truth_merges_like_a_slice() {
+    let (name, mut conn) = database("merge_iter");
+    // Several batches of the streaming path, with 1% churn between the truths.
+    let report = wide_merge().run_iter(&mut conn, || (0..5000).map(|n| wide(1, n))).unwrap();
+    assert_eq!(report.inserted, 5000);
+    let report = wide_merge().run_iter(&mut conn, || (50..5050).map(|n| wide(1, n))).unwrap();
+    assert_eq!(counts(&report), (50, 0, 50, 0, 4950, 0));
+    let truth: Vec<NewWide> = (50..5050).map(|n| wide(1, n)).collect();
+    assert_eq!(active_shas(&name, "wide", "TRUE"), shas_of(WIDE_INFO, &truth));
+    // A bad row in a late batch names its position.
+    let scoped = wide_merge().scope("scope_id", &1).unwrap();
+    let error = scoped.run_iter(&mut conn, || (0..3000).map(|n| if n == 2500 { wide(2, n) } else { wide(1, n) })).unwrap_err();
+    assert!(error.to_string().contains("row 2500"), "{error}");
+}
+
+#[test]
 fn delete_and_insert_only_modes() {
     let (name, mut conn) = database("merge_modes");
     let first: Vec<NewWide> = (0..6).map(|n| wide(1, n)).collect();

@@ -222,12 +222,30 @@ impl Merge {
         Ok(self)
     }
 
-    /// Runs the merge in its own transaction (a savepoint inside the
-    /// caller's, if there is one).
+    /// Runs the merge of `rows` in its own transaction (a savepoint inside
+    /// the caller's, if there is one).
     pub fn run<T: Serialize + Sync>(&self, conn: &mut PgConnection, rows: &[T]) -> Result<MergeReport, MergeError> {
+        self.run_source(conn, &SliceSource(rows), || self.hash_slice(rows))
+    }
+
+    /// Like [`run`](Self::run) for a truth too large to hold: `rows` is
+    /// called once to hash every row and again to write the few that
+    /// changed, and must yield the same rows in the same order each time.
+    /// Memory then grows with the number of rows (about 100 bytes each for
+    /// the hashes), not with their size.
+    pub fn run_iter<T, I, F>(&self, conn: &mut PgConnection, rows: F) -> Result<MergeReport, MergeError>
+    where
+        T: Serialize + Send,
+        I: IntoIterator<Item = T>,
+        F: Fn() -> I,
+    {
+        self.run_source(conn, &IterSource(&rows), || self.hash_iter(rows()))
+    }
+
+    fn run_source<T: Serialize>(&self, conn: &mut PgConnection, rows: &dyn Source<T>, hash: impl FnOnce() -> Result<Hashed, MergeError>) -> Result<MergeReport, MergeError> {
         let started = Instant::now();
         let statements = self.statements()?;
-        let mut report = conn.transaction(|conn| self.run_in_transaction(conn, &statements, rows))?;
+        let mut report = conn.transaction(|conn| self.run_in_transaction(conn, &statements, rows, hash))?;
         report.elapsed = started.elapsed();
         Ok(report)
     }
@@ -255,7 +273,13 @@ impl Merge {
         Ok(Statements::new(info, locator_column(info), sha, archive.map(|a| (a.name.as_str(), &a.ty)), &scope))
     }
 
-    fn run_in_transaction<T: Serialize + Sync>(&self, conn: &mut PgConnection, statements: &Statements, rows: &[T]) -> Result<MergeReport, MergeError> {
+    fn run_in_transaction<T: Serialize>(
+        &self,
+        conn: &mut PgConnection,
+        statements: &Statements,
+        rows: &dyn Source<T>,
+        hash: impl FnOnce() -> Result<Hashed, MergeError>,
+    ) -> Result<MergeReport, MergeError> {
         self.lock(conn, statements)?;
         let values: Vec<&String> = self.scope.iter().filter_map(|entry| entry.text.as_ref()).collect();
         if !values.is_empty() {
@@ -265,34 +289,14 @@ impl Merge {
             }
             query.execute(conn)?;
         }
-        // Hash on worker threads while this one reads what the table holds.
-        let chunk_size = rows.len().div_ceil(self.worker_count(rows.len())).max(1);
-        let (incoming, existing) = std::thread::scope(|threads| {
-            let workers: Vec<_> = rows
-                .chunks(chunk_size)
-                .enumerate()
-                .map(|(n, chunk)| threads.spawn(move || self.hash_rows(chunk, n * chunk_size)))
-                .collect();
-            let existing = self.read_existing(conn, statements);
-            let mut incoming = Vec::with_capacity(rows.len());
-            let mut masks = Vec::with_capacity(rows.len());
-            let mut failure = None;
-            for worker in workers {
-                match worker.join() {
-                    Ok(Ok((chunk, chunk_masks))) => {
-                        incoming.extend(chunk);
-                        masks.extend(chunk_masks);
-                    }
-                    Ok(Err(error)) => failure = failure.or(Some(error)),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-            match failure {
-                Some(error) => Err(error),
-                None => Ok(((incoming, masks), existing)),
-            }
-        })?;
-        let (incoming, masks) = incoming;
+        // Read what the table holds on one thread while this one hashes.
+        let (hashed, existing) = std::thread::scope(|threads| {
+            let reader = threads.spawn(|| self.read_existing(conn, statements));
+            let hashed = hash();
+            let existing = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (hashed, existing)
+        });
+        let Hashed { incoming, masks } = hashed?;
         let existing = existing?;
         let plan = if self.key.is_empty() { diff::by_sha(incoming, existing) } else { diff::by_key(incoming, existing) };
         if self.duplicates == Duplicates::Reject {
@@ -302,6 +306,84 @@ impl Merge {
             }
         }
         self.write(conn, statements, rows, &masks, &plan)
+    }
+
+    /// Hashes a slice in chunks, one per thread.
+    fn hash_slice<T: Serialize + Sync>(&self, rows: &[T]) -> Result<Hashed, MergeError> {
+        let chunk_size = rows.len().div_ceil(self.worker_count(rows.len())).max(1);
+        let results: Vec<Result<Hashed, MergeError>> = std::thread::scope(|threads| {
+            let workers: Vec<_> = rows.chunks(chunk_size).enumerate().map(|(n, chunk)| threads.spawn(move || self.hash_rows(chunk, n * chunk_size))).collect();
+            workers.into_iter().map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        });
+        let mut all = Hashed { incoming: Vec::with_capacity(rows.len()), masks: Vec::with_capacity(rows.len()) };
+        for result in results {
+            let part = result?;
+            all.incoming.extend(part.incoming);
+            all.masks.extend(part.masks);
+        }
+        Ok(all)
+    }
+
+    /// Hashes rows as an iterator yields them: this thread pulls batches,
+    /// the workers hash them, and each batch is dropped once hashed.
+    fn hash_iter<T: Serialize + Send>(&self, rows: impl IntoIterator<Item = T>) -> Result<Hashed, MergeError> {
+        const BATCH: usize = 2048;
+        let (work, queue) = std::sync::mpsc::sync_channel::<(usize, Vec<T>)>(self.threads * 2);
+        let queue = std::sync::Mutex::new(queue);
+        let mut parts: Vec<(usize, Hashed)> = Vec::new();
+        let mut failure: Option<MergeError> = None;
+        std::thread::scope(|threads| {
+            let workers: Vec<_> = (0..self.threads)
+                .map(|_| {
+                    let queue = &queue;
+                    threads.spawn(move || {
+                        let mut done: Vec<(usize, Hashed)> = Vec::new();
+                        let mut failed: Option<MergeError> = None;
+                        // On failure keep draining, so the producer never blocks on a full queue.
+                        while let Ok((offset, batch)) = queue.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                            if failed.is_none() {
+                                match self.hash_rows(&batch, offset) {
+                                    Ok(hashed) => done.push((offset, hashed)),
+                                    Err(error) => failed = Some(error),
+                                }
+                            }
+                        }
+                        (done, failed)
+                    })
+                })
+                .collect();
+            let mut offset = 0;
+            let mut batch = Vec::with_capacity(BATCH);
+            for row in rows {
+                batch.push(row);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if work.send((offset, full)).is_err() {
+                        break;
+                    }
+                    offset += BATCH;
+                }
+            }
+            if !batch.is_empty() {
+                let _ = work.send((offset, batch));
+            }
+            drop(work);
+            for worker in workers {
+                let (done, failed) = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                parts.extend(done);
+                failure = failure.take().or(failed);
+            }
+        });
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        parts.sort_unstable_by_key(|(offset, _)| *offset);
+        let mut all = Hashed { incoming: Vec::new(), masks: Vec::new() };
+        for (_, part) in parts {
+            all.incoming.extend(part.incoming);
+            all.masks.extend(part.masks);
+        }
+        Ok(all)
     }
 
     fn worker_count(&self, rows: usize) -> usize {
@@ -340,7 +422,7 @@ impl Merge {
 
     /// Hashes `rows` (which start at `offset` in the caller's slice), checks
     /// they lie in the scope, and reads their compare keys.
-    fn hash_rows<T: Serialize>(&self, rows: &[T], offset: usize) -> Result<(Vec<Incoming>, Vec<u64>), MergeError> {
+    fn hash_rows<T: Serialize>(&self, rows: &[T], offset: usize) -> Result<Hashed, MergeError> {
         let mut extra: Vec<usize> = self.key.clone();
         extra.extend(self.scope.iter().map(|entry| entry.field));
         extra.extend((0..self.shape.fields.len()).filter(|&f| self.shape.fields[f].default_bit.is_some()));
@@ -366,7 +448,7 @@ impl Merge {
             let sha = reader.digest();
             incoming.push(Incoming { sha, key, index: u32::try_from(index).map_err(|_| MergeError::Write("more than 4 billion rows in one merge".into()))? });
         }
-        Ok((incoming, masks))
+        Ok(Hashed { incoming, masks })
     }
 
     fn read_existing(&self, conn: &mut PgConnection, statements: &Statements) -> Result<Vec<Existing>, MergeError> {
@@ -392,7 +474,7 @@ impl Merge {
         Ok(existing)
     }
 
-    fn write<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &[T], masks: &[u64], plan: &Plan) -> Result<MergeReport, MergeError> {
+    fn write<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, masks: &[u64], plan: &Plan) -> Result<MergeReport, MergeError> {
         let mut report = MergeReport {
             unchanged: plan.unchanged as u64,
             duplicates: plan.duplicates.len() as u64,
@@ -436,7 +518,7 @@ impl Merge {
         (0..self.shape.fields.len()).filter(|&f| self.shape.fields[f].default_bit.is_none_or(|bit| mask & (1 << bit) == 0)).collect()
     }
 
-    fn copy_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &[T], members: &[u32], mask: u64) -> Result<usize, MergeError> {
+    fn copy_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, members: &[u32], mask: u64) -> Result<usize, MergeError> {
         let fields = self.written_fields(mask);
         let sha_column = self.shape.info().role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
         let mut columns: Vec<&str> = fields.iter().map(|&f| self.shape.column_of(f).name.as_str()).collect();
@@ -446,10 +528,10 @@ impl Merge {
         copy_in(conn, &target, |out: &mut dyn Write| -> Result<(), MergeError> {
             let mut reader = reader.borrow_mut();
             let mut writer = BinaryWriter::new();
-            for &index in members {
-                self.encode_row(&mut reader, &mut writer, rows, index, &fields, None)?;
-                writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))?;
-            }
+            rows.visit(members, &mut |index, row| {
+                self.encode_row(&mut reader, &mut writer, row, index, &fields, None)?;
+                writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))
+            })?;
             writer.finish(out).map_err(|e| MergeError::Write(e.to_string()))
         })
     }
@@ -460,13 +542,13 @@ impl Merge {
         &self,
         reader: &mut RowReader<'_>,
         writer: &mut BinaryWriter,
-        rows: &[T],
+        row: &T,
         index: u32,
         fields: &[usize],
         staged: Option<(Locator, LocatorType, u64)>,
     ) -> Result<(), MergeError> {
         let index = index as usize;
-        reader.read(&rows[index]).map_err(|error| MergeError::Row { index, error })?;
+        reader.read(row).map_err(|error| MergeError::Row { index, error })?;
         writer.begin_tuple(fields.len() + 1 + if staged.is_some() { 2 } else { 0 });
         if let Some((locator, locator_type, mask)) = staged {
             write_locator(writer, locator, locator_type);
@@ -483,7 +565,10 @@ impl Merge {
 
     /// Keyed merges: stage the changed rows in a temporary table with one
     /// COPY, then update them with one statement per default mask.
-    fn update_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &[T], masks: &[u64], updates: &[(u32, Locator, bool)]) -> Result<u64, MergeError> {
+    fn update_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, masks: &[u64], updates: &[(u32, Locator, bool)]) -> Result<u64, MergeError> {
+        let mut updates = updates.to_vec();
+        updates.sort_unstable_by_key(|&(index, _, _)| index);
+        let indices: Vec<u32> = updates.iter().map(|&(index, _, _)| index).collect();
         let fields: Vec<usize> = (0..self.shape.fields.len()).collect();
         let sha_column = self.shape.info().role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
         let mut columns: Vec<&str> = fields.iter().map(|&f| self.shape.column_of(f).name.as_str()).collect();
@@ -493,13 +578,16 @@ impl Merge {
         copy_in(conn, &statements.changes_target(&columns), |out: &mut dyn Write| -> Result<(), MergeError> {
             let mut reader = reader.borrow_mut();
             let mut writer = BinaryWriter::new();
-            for &(index, locator, _) in updates {
-                self.encode_row(&mut reader, &mut writer, rows, index, &fields, Some((locator, statements.locator_type, masks[index as usize])))?;
-                writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))?;
-            }
+            let mut next = 0;
+            rows.visit(&indices, &mut |index, row| {
+                let locator = updates[next].1;
+                next += 1;
+                self.encode_row(&mut reader, &mut writer, row, index, &fields, Some((locator, statements.locator_type, masks[index as usize])))?;
+                writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))
+            })?;
             writer.finish(out).map_err(|e| MergeError::Write(e.to_string()))
         })?;
-        let mut distinct: Vec<u64> = updates.iter().map(|&(index, _, _)| masks[index as usize]).collect();
+        let mut distinct: Vec<u64> = indices.iter().map(|&index| masks[index as usize]).collect();
         distinct.sort_unstable();
         distinct.dedup();
         let mut updated = 0;
@@ -513,6 +601,54 @@ impl Merge {
         }
         diesel::sql_query(statements.drop_changes()).execute(conn)?;
         Ok(updated)
+    }
+}
+
+/// Incoming rows reduced to hashes, with each row's default mask (by position).
+struct Hashed {
+    incoming: Vec<Incoming>,
+    masks: Vec<u64>,
+}
+
+/// Where the rows to write come from: visited in position order, only at
+/// the given positions (ascending).
+trait Source<T> {
+    fn visit(&self, indices: &[u32], each: &mut dyn FnMut(u32, &T) -> Result<(), MergeError>) -> Result<(), MergeError>;
+}
+
+struct SliceSource<'r, T>(&'r [T]);
+
+impl<T> Source<T> for SliceSource<'_, T> {
+    fn visit(&self, indices: &[u32], each: &mut dyn FnMut(u32, &T) -> Result<(), MergeError>) -> Result<(), MergeError> {
+        for &index in indices {
+            each(index, &self.0[index as usize])?;
+        }
+        Ok(())
+    }
+}
+
+struct IterSource<'f, F>(&'f F);
+
+impl<T, I, F> Source<T> for IterSource<'_, F>
+where
+    I: IntoIterator<Item = T>,
+    F: Fn() -> I,
+{
+    fn visit(&self, indices: &[u32], each: &mut dyn FnMut(u32, &T) -> Result<(), MergeError>) -> Result<(), MergeError> {
+        let mut wanted = indices.iter().peekable();
+        for (position, row) in (self.0)().into_iter().enumerate() {
+            let Some(&&next) = wanted.peek() else { break };
+            if position as u32 == next {
+                each(next, &row)?;
+                wanted.next();
+            }
+        }
+        match wanted.next() {
+            None => Ok(()),
+            Some(missing) => Err(MergeError::Write(format!(
+                "the rows ended before row {missing} on the second pass; `run_iter` needs the same rows in the same order each time"
+            ))),
+        }
     }
 }
 
