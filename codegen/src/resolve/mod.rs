@@ -23,10 +23,9 @@ pub fn resolve(spec: &Spec, diags: &mut Diagnostics) -> Option<Model> {
     let project = r.project()?;
     r.conventions(&project);
     let mixins = r.collect_mixins();
-    r.collect_enums(&project);
+    r.collect_enums();
     r.check_duplicate_names();
     r.build_tables(&mixins);
-    r.link_codebooks();
     r.resolve_constraints();
     r.check_constraint_name_collisions();
     if project.dialects.contains(&Dialect::Mssql) {
@@ -328,7 +327,7 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn collect_enums(&mut self, _project: &Project) {
+    fn collect_enums(&mut self) {
         let mut seen: HashMap<String, Span> = HashMap::new();
         for file in &self.spec.files {
             for (name, spec) in &file.enums {
@@ -804,15 +803,6 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    // ----- codebooks ---------------------------------------------------------------
-
-    /// An int enum with a codebook makes its columns foreign keys to the codebook; other
-    /// enum columns get a CHECK listing the allowed values (in `resolve_constraints`).
-    fn link_codebooks(&mut self) {
-        // Codebook ids are already set by build_codebook_tables; nothing else to link
-        // until constraints are resolved.
-    }
-
     // ----- constraints -------------------------------------------------------------
 
     fn resolve_constraints(&mut self) {
@@ -972,7 +962,7 @@ impl<'a> Resolver<'a> {
         for (name, offset) in problems {
             let names: Vec<&str> = self.model_tables[table_index].columns.iter().map(|c| c.name.as_str()).collect();
             let table_name = &self.model_tables[table_index].name;
-            let mut d = Diagnostic::error(expression_span(span, text, &name, offset), format!("check names column `{name}`, which table `{table_name}` does not have"))
+            let mut d = Diagnostic::error(expression_span(span, &name, offset), format!("check names column `{name}`, which table `{table_name}` does not have"))
                 .label("no such column");
             d = match did_you_mean(&name, names.iter().copied()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -1575,8 +1565,8 @@ pub fn type_text(ty: &ColumnType) -> String {
     }
 }
 
-/// The span of a word inside an expression: found in the source text near the
-/// expression's span (quoted YAML scalars shift offsets by their quote).
-fn expression_span(span: Span, _text: &str, word: &str, offset: usize) -> Span {
+/// The span of a word inside an expression, from the expression's own span (the YAML
+/// parser's span of a quoted scalar starts inside the quotes).
+fn expression_span(span: Span, word: &str, offset: usize) -> Span {
     Span { start: span.start + offset, len: word.len(), column: span.column + offset as u32, ..span }
 }
