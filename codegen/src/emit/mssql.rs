@@ -75,12 +75,6 @@ pub fn default_sql(model: &Model, column: &Column) -> Option<String> {
     })
 }
 
-/// The name of a column's default constraint. SQL Server names defaults like any other
-/// constraint (an unnamed one gets a random name, which a later migration could not
-/// drop by name).
-// TODO: the model does not carry the configured `conventions.naming.default` template
-// yet, so a project's own template is ignored and the documented one applies.
-
 fn bit(value: bool) -> &'static str {
     if value {
         "1"

@@ -318,9 +318,8 @@ impl Decoder<'_> {
         if let Some(pk) = fields.get("primary_key") {
             table.primary_key = self.column_list(pk, "`primary_key`");
         }
-        match fields.get("columns") {
-            Some(columns) => table.columns = self.named_map(columns, "`columns`", |d, _, n| d.column(n)),
-            None => {}
+        if let Some(columns) = fields.get("columns") {
+            table.columns = self.named_map(columns, "`columns`", |d, _, n| d.column(n));
         }
         if let Some(fks) = fields.get("foreign_keys") {
             table.foreign_keys = self.list(fks, "`foreign_keys`", |d, n| d.foreign_key(n));

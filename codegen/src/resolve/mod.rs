@@ -1027,9 +1027,9 @@ impl<'a> Resolver<'a> {
         let specs = self.spans[table_index].column_specs.clone();
         for (position, column_spec) in specs.iter().enumerate() {
             let Some(reference) = &column_spec.references else {
-                if column_spec.on_delete.is_some() {
+                if let Some(on_delete) = &column_spec.on_delete {
                     self.diags.push(
-                        Diagnostic::error(column_spec.on_delete.as_ref().unwrap().span, "`on_delete` without `references`")
+                        Diagnostic::error(on_delete.span, "`on_delete` without `references`")
                             .label("nothing to delete from")
                             .help("add `references: table.column`, or remove `on_delete`"),
                     );
@@ -1371,7 +1371,7 @@ impl<'a> Resolver<'a> {
                     Some(Role::EnumValue | Role::EnumDescription) => is_codebook,
                     Some(_) => false,
                 };
-                default_in && !column_specs.get(*i).and_then(|s| s.hash.as_ref()).is_some_and(|h| !h.value)
+                default_in && column_specs.get(*i).and_then(|s| s.hash.as_ref()).is_none_or(|h| h.value)
             })
             .map(|(i, _)| ColumnId(i))
             .collect();
