@@ -8,7 +8,7 @@ CARGO ?= cargo
 DCGEN := $(CARGO) run --quiet -p dcgen --
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: gen check test test-tsql system-deps bench bench-gen bench-migrations bench-verify
+.PHONY: gen check test test-tsql system-deps bench bench-gen bench-migrations bench-verify bench-merge
 
 gen:
 	$(DCGEN) gen --spec spec --out generated
@@ -36,7 +36,7 @@ test: system-deps tsql-venv diesel-cli
 test-tsql: tsql-venv
 	TSQL_PYTHON=$(TSQL_PYTHON) bash tests/tsql/check_generated.sh
 
-bench: bench-gen bench-migrations bench-verify
+bench: bench-gen bench-migrations bench-verify bench-merge
 
 bench-gen:
 	$(CARGO) run --release --quiet -p dcgen --bin dcgen-bench
@@ -51,3 +51,9 @@ bench-migrations: system-deps
 bench-verify: system-deps
 	$(CARGO) build --release --quiet -p dcgen -p pg-harness
 	target/release/pg-harness run -- target/release/dcgen-verify-bench
+
+# Merge against binary COPY and the Python framework's SQL pattern on its own throwaway
+# cluster; ROWS sets the size (default 1,000,000).
+ROWS ?= 1000000
+bench-merge: system-deps
+	ROWS=$(ROWS) $(CARGO) bench -p dc-runtime --bench merge

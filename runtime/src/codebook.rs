@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::merge::{Merge, MergeError, MergeReport, Mode};
 use crate::row::{RowReader, RowShape};
-use crate::table::{quote_ident, Role, SpecType, TableInfo};
+use crate::table::{Role, TableInfo};
 
 /// What syncing one codebook did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,17 +76,12 @@ fn sync_one(conn: &mut PgConnection, info: TableInfo) -> Result<CodebookReport, 
     // Deprecated values the table never had: added archived, like the seed.
     let shape = RowShape::new(info.clone()).map_err(|error| MergeError::Row { index: 0, error })?;
     let mut reader = RowReader::for_hashing(&shape);
-    let now = match archive_column.ty {
-        SpecType::DateTimeTz => "now()",
-        _ => "timezone('utc', now())",
-    };
-    let insert = format!(
-        "INSERT INTO {} ({}, {}, {}, {}) VALUES ($1, $2, $3, {now}) ON CONFLICT DO NOTHING",
-        info.qualified_name(),
-        quote_ident(&value_column.name),
-        quote_ident(&description_column.name),
-        quote_ident(&sha_column.name),
-        quote_ident(&archive_column.name),
+    let insert = crate::merge::sql::insert_archived_codebook_value(
+        &info,
+        &value_column.name,
+        &description_column.name,
+        &sha_column.name,
+        (&archive_column.name, &archive_column.ty),
     );
     let database = |error| CodebookError::Database { table: table.clone(), error };
     let mut added_deprecated = 0;

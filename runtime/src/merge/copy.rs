@@ -94,7 +94,7 @@ pub(crate) fn copy_out(
     // Diesel leaves the COPY's final command result unread, and libpq
     // refuses the next query until it is; a simple-protocol statement
     // (PQexec) collects it first.
-    conn.batch_execute("SELECT 1")?;
+    conn.batch_execute(super::sql::AFTER_COPY_OUT)?;
     Ok(rows)
 }
 

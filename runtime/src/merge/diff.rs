@@ -30,7 +30,7 @@ pub(crate) enum Locator {
 pub(crate) struct Incoming {
     pub sha: [u8; 32],
     /// The compare-key values; empty when comparing by sha.
-    pub key: Vec<KeyValue>,
+    pub key: Box<[KeyValue]>,
     /// Position in the caller's slice.
     pub index: u32,
 }
@@ -42,18 +42,18 @@ pub(crate) struct Existing {
     /// `None` when the stored `sha` is NULL or not 64 hex digits: such a row
     /// matches nothing and is replaced by the truth.
     pub sha: Option<[u8; 32]>,
-    pub key: Vec<KeyValue>,
+    pub key: Box<[KeyValue]>,
     /// When it was archived (µs since 2000); `None` for an active row.
     pub archived_at: Option<i64>,
 }
 
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Plan {
-    /// Incoming rows to insert (indices into the caller's slice).
-    pub inserts: Vec<u32>,
-    /// Rows updated in place (keyed merges): the incoming row, the stored
-    /// row, and whether the stored row was archived and comes back.
-    pub updates: Vec<(u32, Locator, bool)>,
+    /// Incoming rows to insert (indices into the caller's slice), with their sha.
+    pub inserts: Vec<(u32, [u8; 32])>,
+    /// Rows updated in place (keyed merges): the incoming row and its sha,
+    /// the stored row, and whether the stored row was archived and comes back.
+    pub updates: Vec<(u32, [u8; 32], Locator, bool)>,
     /// Active rows the truth no longer has.
     pub gone: Vec<Locator>,
     pub unchanged: usize,
@@ -68,8 +68,14 @@ pub(crate) fn by_sha(mut incoming: Vec<Incoming>, existing: Vec<Existing>) -> Pl
     let mut plan = Plan::default();
     incoming.sort_unstable_by(|a, b| a.sha.cmp(&b.sha).then(a.index.cmp(&b.index)));
     // Rows without a readable sha can never match; they are simply gone.
-    let (mut active, unreadable): (Vec<Existing>, Vec<Existing>) = existing.into_iter().filter(|e| e.archived_at.is_none()).partition(|e| e.sha.is_some());
-    plan.gone.extend(unreadable.iter().map(|e| e.locator));
+    // In place: the existing rows can be the largest thing merge holds.
+    let mut active = existing;
+    active.retain(|e| {
+        if e.archived_at.is_none() && e.sha.is_none() {
+            plan.gone.push(e.locator);
+        }
+        e.archived_at.is_none() && e.sha.is_some()
+    });
     active.sort_unstable_by(|a, b| a.sha.cmp(&b.sha).then(a.locator.cmp(&b.locator)));
     let (mut i, mut e) = (0, 0);
     while i < incoming.len() || e < active.len() {
@@ -100,12 +106,12 @@ pub(crate) fn by_sha(mut incoming: Vec<Incoming>, existing: Vec<Existing>) -> Pl
                         e += 1;
                     }
                 } else {
-                    plan.inserts.push(first);
+                    plan.inserts.push((first, sha));
                 }
             }
         }
     }
-    plan.inserts.sort_unstable();
+    plan.inserts.sort_unstable_by_key(|&(index, _)| index);
     plan
 }
 
@@ -157,16 +163,16 @@ pub(crate) fn by_key(mut incoming: Vec<Incoming>, mut existing: Vec<Existing>) -
             plan.unchanged += 1;
             plan.gone.extend(actives.iter().filter(|s| s.locator != same.locator).map(|s| s.locator));
         } else if let Some((first, rest)) = actives.split_first() {
-            plan.updates.push((row.index, first.locator, false));
+            plan.updates.push((row.index, row.sha, first.locator, false));
             plan.gone.extend(rest.iter().map(|s| s.locator));
         } else if let Some(latest) = stored.first() {
-            plan.updates.push((row.index, latest.locator, true));
+            plan.updates.push((row.index, row.sha, latest.locator, true));
         } else {
-            plan.inserts.push(row.index);
+            plan.inserts.push((row.index, row.sha));
         }
         e = group_end;
     }
-    plan.inserts.sort_unstable();
+    plan.inserts.sort_unstable_by_key(|&(index, _)| index);
     plan
 }
 
@@ -179,19 +185,19 @@ mod tests {
     }
 
     fn row(n: u8, index: u32) -> Incoming {
-        Incoming { sha: sha(n), key: vec![], index }
+        Incoming { sha: sha(n), key: Box::new([]), index }
     }
 
     fn keyed(key: i64, n: u8, index: u32) -> Incoming {
-        Incoming { sha: sha(n), key: vec![KeyValue::Int(key)], index }
+        Incoming { sha: sha(n), key: Box::new([KeyValue::Int(key)]), index }
     }
 
     fn stored(id: i64, n: Option<u8>, archived_at: Option<i64>) -> Existing {
-        Existing { locator: Locator::Id(id), sha: n.map(sha), key: vec![], archived_at }
+        Existing { locator: Locator::Id(id), sha: n.map(sha), key: Box::new([]), archived_at }
     }
 
     fn stored_key(id: i64, key: i64, n: u8, archived_at: Option<i64>) -> Existing {
-        Existing { locator: Locator::Id(id), sha: Some(sha(n)), key: vec![KeyValue::Int(key)], archived_at }
+        Existing { locator: Locator::Id(id), sha: Some(sha(n)), key: Box::new([KeyValue::Int(key)]), archived_at }
     }
 
     #[test]
@@ -199,7 +205,7 @@ mod tests {
         let incoming = vec![row(1, 0), row(3, 1), row(1, 2), row(4, 3)];
         let existing = vec![stored(10, Some(1), None), stored(11, Some(2), None), stored(12, None, None), stored(13, Some(1), None)];
         let plan = by_sha(incoming, existing);
-        assert_eq!(plan.inserts, vec![1, 3]);
+        assert_eq!(plan.inserts, vec![(1, sha(3)), (3, sha(4))]);
         assert_eq!(plan.unchanged, 1);
         assert_eq!(plan.duplicates, vec![(0, 2)]);
         let mut gone = plan.gone.clone();
@@ -211,7 +217,7 @@ mod tests {
     #[test]
     fn by_sha_ignores_archived_rows_so_a_returning_sha_is_a_new_row() {
         let plan = by_sha(vec![row(1, 0)], vec![stored(10, Some(1), Some(5))]);
-        assert_eq!(plan.inserts, vec![0]);
+        assert_eq!(plan.inserts, vec![(0, sha(1))]);
         assert!(plan.gone.is_empty());
     }
 
@@ -227,8 +233,8 @@ mod tests {
         ];
         let plan = by_key(incoming, existing);
         assert_eq!(plan.unchanged, 1);
-        assert_eq!(plan.updates, vec![(1, Locator::Id(20), false), (2, Locator::Id(31), true)]);
-        assert_eq!(plan.inserts, vec![3]);
+        assert_eq!(plan.updates, vec![(1, sha(9), Locator::Id(20), false), (2, sha(3), Locator::Id(31), true)]);
+        assert_eq!(plan.inserts, vec![(3, sha(4))]);
         assert_eq!(plan.gone, vec![Locator::Id(50)]);
         assert_eq!(plan.duplicates, vec![(1, 4)]);
     }

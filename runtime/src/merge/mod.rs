@@ -25,7 +25,7 @@
 mod copy;
 mod diff;
 mod encode;
-mod sql;
+pub(crate) mod sql;
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -82,6 +82,22 @@ pub struct MergeReport {
     /// Incoming rows that repeated an earlier one (same sha, or same key).
     pub duplicates: u64,
     pub elapsed: Duration,
+    /// Where the time went; reading and hashing overlap.
+    pub phases: MergePhases,
+}
+
+/// Time spent in each phase of one merge.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MergePhases {
+    /// Taking the advisory locks (waiting for another merge of the scope included).
+    pub lock: Duration,
+    /// Reading the scope's rows (COPY out), on its own thread.
+    pub read: Duration,
+    /// Hashing the incoming rows.
+    pub hash: Duration,
+    pub diff: Duration,
+    /// Writing: COPY of new rows, updates, archive or delete.
+    pub write: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -280,7 +296,10 @@ impl Merge {
         rows: &dyn Source<T>,
         hash: impl FnOnce() -> Result<Hashed, MergeError>,
     ) -> Result<MergeReport, MergeError> {
+        let mut phases = MergePhases::default();
+        let started = Instant::now();
         self.lock(conn, statements)?;
+        phases.lock = started.elapsed();
         let values: Vec<&String> = self.scope.iter().filter_map(|entry| entry.text.as_ref()).collect();
         if !values.is_empty() {
             let mut query = diesel::sql_query(statements.set_scope(values.len())).into_boxed();
@@ -291,21 +310,33 @@ impl Merge {
         }
         // Read what the table holds on one thread while this one hashes.
         let (hashed, existing) = std::thread::scope(|threads| {
-            let reader = threads.spawn(|| self.read_existing(conn, statements));
+            let reader = threads.spawn(|| {
+                let started = Instant::now();
+                (self.read_existing(conn, statements), started.elapsed())
+            });
+            let started = Instant::now();
             let hashed = hash();
-            let existing = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            phases.hash = started.elapsed();
+            let (existing, read) = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            phases.read = read;
             (hashed, existing)
         });
         let Hashed { incoming, masks } = hashed?;
         let existing = existing?;
+        let started = Instant::now();
         let plan = if self.key.is_empty() { diff::by_sha(incoming, existing) } else { diff::by_key(incoming, existing) };
+        phases.diff = started.elapsed();
         if self.duplicates == Duplicates::Reject {
             if let Some(&(first, repeat)) = plan.duplicates.first() {
                 let by = if self.key.is_empty() { "sha".to_string() } else { "compare key".to_string() };
                 return Err(MergeError::Duplicate { first: first as usize, repeat: repeat as usize, by });
             }
         }
-        self.write(conn, statements, rows, &masks, &plan)
+        let started = Instant::now();
+        let mut report = self.write(conn, statements, rows, &masks, &plan)?;
+        phases.write = started.elapsed();
+        report.phases = phases;
+        Ok(report)
     }
 
     /// Hashes a slice in chunks, one per thread.
@@ -443,7 +474,7 @@ impl Merge {
                     });
                 }
             }
-            let key = self.key.iter().map(|&f| key_of(&reader.values.slots[f], &reader.values).unwrap_or(KeyValue::Null)).collect();
+            let key: Box<[KeyValue]> = self.key.iter().map(|&f| key_of(&reader.values.slots[f], &reader.values).unwrap_or(KeyValue::Null)).collect();
             masks.push(reader.values.defaulted);
             let sha = reader.digest();
             incoming.push(Incoming { sha, key, index: u32::try_from(index).map_err(|_| MergeError::Write("more than 4 billion rows in one merge".into()))? });
@@ -468,7 +499,7 @@ impl Merge {
                     key.push(read_key(tuple.get(3 + n), ty)?);
                 }
             }
-            existing.push(Existing { locator, sha, key, archived_at });
+            existing.push(Existing { locator, sha, key: key.into_boxed_slice(), archived_at });
             Ok(())
         })?;
         Ok(existing)
@@ -481,12 +512,12 @@ impl Merge {
             ..MergeReport::default()
         };
         // New rows, grouped by which columns they leave to the database default.
-        let mut groups: Vec<(u64, Vec<u32>)> = Vec::new();
-        for &index in &plan.inserts {
+        let mut groups: Vec<(u64, Vec<(u32, [u8; 32])>)> = Vec::new();
+        for &(index, sha) in &plan.inserts {
             let mask = masks[index as usize];
             match groups.iter_mut().find(|(m, _)| *m == mask) {
-                Some((_, members)) => members.push(index),
-                None => groups.push((mask, vec![index])),
+                Some((_, members)) => members.push((index, sha)),
+                None => groups.push((mask, vec![(index, sha)])),
             }
         }
         for (mask, members) in &groups {
@@ -518,7 +549,8 @@ impl Merge {
         (0..self.shape.fields.len()).filter(|&f| self.shape.fields[f].default_bit.is_none_or(|bit| mask & (1 << bit) == 0)).collect()
     }
 
-    fn copy_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, members: &[u32], mask: u64) -> Result<usize, MergeError> {
+    fn copy_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, members: &[(u32, [u8; 32])], mask: u64) -> Result<usize, MergeError> {
+        let indices: Vec<u32> = members.iter().map(|&(index, _)| index).collect();
         let fields = self.written_fields(mask);
         let sha_column = self.shape.info().role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
         let mut columns: Vec<&str> = fields.iter().map(|&f| self.shape.column_of(f).name.as_str()).collect();
@@ -528,8 +560,11 @@ impl Merge {
         copy_in(conn, &target, |out: &mut dyn Write| -> Result<(), MergeError> {
             let mut reader = reader.borrow_mut();
             let mut writer = BinaryWriter::new();
-            rows.visit(members, &mut |index, row| {
-                self.encode_row(&mut reader, &mut writer, row, index, &fields, None)?;
+            let mut next = 0;
+            rows.visit(&indices, &mut |index, row| {
+                let sha = members[next].1;
+                next += 1;
+                self.encode_row(&mut reader, &mut writer, row, index, &sha, &fields, None)?;
                 writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))
             })?;
             writer.finish(out).map_err(|e| MergeError::Write(e.to_string()))
@@ -544,6 +579,7 @@ impl Merge {
         writer: &mut BinaryWriter,
         row: &T,
         index: u32,
+        sha: &[u8; 32],
         fields: &[usize],
         staged: Option<(Locator, LocatorType, u64)>,
     ) -> Result<(), MergeError> {
@@ -558,17 +594,17 @@ impl Merge {
             let column = self.shape.column_of(field);
             encode::write_slot(writer, column, &column.ty, &reader.values.slots[field], &reader.values).map_err(|error| MergeError::Row { index, error })?;
         }
-        let sha = reader.digest();
-        writer.field(crate::row::hex_of(&sha).as_bytes());
+        // The sha from the hash pass: hashing again would double the work.
+        writer.field(crate::row::hex_of(sha).as_bytes());
         Ok(())
     }
 
     /// Keyed merges: stage the changed rows in a temporary table with one
     /// COPY, then update them with one statement per default mask.
-    fn update_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, masks: &[u64], updates: &[(u32, Locator, bool)]) -> Result<u64, MergeError> {
+    fn update_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, masks: &[u64], updates: &[(u32, [u8; 32], Locator, bool)]) -> Result<u64, MergeError> {
         let mut updates = updates.to_vec();
-        updates.sort_unstable_by_key(|&(index, _, _)| index);
-        let indices: Vec<u32> = updates.iter().map(|&(index, _, _)| index).collect();
+        updates.sort_unstable_by_key(|&(index, ..)| index);
+        let indices: Vec<u32> = updates.iter().map(|&(index, ..)| index).collect();
         let fields: Vec<usize> = (0..self.shape.fields.len()).collect();
         let sha_column = self.shape.info().role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
         let mut columns: Vec<&str> = fields.iter().map(|&f| self.shape.column_of(f).name.as_str()).collect();
@@ -580,9 +616,9 @@ impl Merge {
             let mut writer = BinaryWriter::new();
             let mut next = 0;
             rows.visit(&indices, &mut |index, row| {
-                let locator = updates[next].1;
+                let (_, sha, locator, _) = updates[next];
                 next += 1;
-                self.encode_row(&mut reader, &mut writer, row, index, &fields, Some((locator, statements.locator_type, masks[index as usize])))?;
+                self.encode_row(&mut reader, &mut writer, row, index, &sha, &fields, Some((locator, statements.locator_type, masks[index as usize])))?;
                 writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))
             })?;
             writer.finish(out).map_err(|e| MergeError::Write(e.to_string()))

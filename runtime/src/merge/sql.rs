@@ -23,6 +23,9 @@ pub(crate) enum LocatorType {
     Ctid,
 }
 
+/// Collects a finished COPY's last result (see `copy::copy_out`).
+pub(crate) const AFTER_COPY_OUT: &str = "SELECT 1";
+
 /// The transaction-local setting that carries scope value `index`; COPY
 /// takes no parameters, so scope values travel this way instead of as text
 /// inside the statement.
@@ -164,4 +167,21 @@ impl Statements {
     pub fn drop_changes(&self) -> String {
         format!("DROP TABLE {}", Self::CHANGES)
     }
+}
+
+/// Codebook sync: a deprecated value the table lacks, added already archived
+/// (`$1` value, `$2` description, `$3` sha), as the migration seeds it.
+pub(crate) fn insert_archived_codebook_value(info: &TableInfo, value: &str, description: &str, sha: &str, archive: (&str, &SpecType)) -> String {
+    let now = match archive.1 {
+        SpecType::DateTimeTz => "now()",
+        _ => "timezone('utc', now())",
+    };
+    format!(
+        "INSERT INTO {} ({}, {}, {}, {}) VALUES ($1, $2, $3, {now}) ON CONFLICT DO NOTHING",
+        info.qualified_name(),
+        quote_ident(value),
+        quote_ident(description),
+        quote_ident(sha),
+        quote_ident(archive.0),
+    )
 }

@@ -125,17 +125,29 @@ pub(crate) struct MapState {
 }
 
 impl FieldsSerializer<'_, '_> {
-    fn field_position(&self, key: &str) -> Result<usize, RowError> {
-        let fields = &self.reader.shape.fields;
-        if fields.get(self.next).is_some_and(|f| f.serde_name == key) {
+    fn field_position(&mut self, key: &str) -> Result<usize, RowError> {
+        // Derive passes the same `&'static str` for a field every row: a
+        // pointer match skips comparing the names.
+        let address = key.as_ptr() as usize;
+        if self.map.is_none() && self.reader.key_addresses.get(self.next) == Some(&address) {
             return Ok(self.next);
         }
-        fields.iter().position(|f| f.serde_name == key).ok_or_else(|| {
+        let fields = &self.reader.shape.fields;
+        let position = if fields.get(self.next).is_some_and(|f| f.serde_name == key) {
+            Some(self.next)
+        } else {
+            fields.iter().position(|f| f.serde_name == key)
+        };
+        let position = position.ok_or_else(|| {
             RowError::Row(format!(
                 "field `{key}` is not a column of `{}`; the table info and the rows' struct come from different schema versions (run `make gen`)",
                 self.reader.shape.info.table
             ))
-        })
+        })?;
+        if self.map.is_none() {
+            self.reader.key_addresses[position] = address;
+        }
+        Ok(position)
     }
 }
 
@@ -359,8 +371,14 @@ impl ser::Serializer for FieldSerializer<'_, '_, '_> {
         self.text(v)
     }
     fn collect_str<T: Display + ?Sized>(mut self, value: &T) -> Result<Option<Slot>, RowError> {
-        // chrono and bigdecimal serialize through Display; format into a
-        // reused buffer instead of a fresh String per value.
+        // chrono and bigdecimal serialize through Display, one char at a
+        // time: format onto the stack, and only long values (big decimals)
+        // into the reused heap buffer.
+        let mut stack = StackText { bytes: [0; 64], len: 0 };
+        if write!(stack, "{value}").is_ok() {
+            let text = std::str::from_utf8(&stack.bytes[..stack.len]).map_err(|e| RowError::column(&self.column.name, e.to_string()))?;
+            return self.text(text);
+        }
         let mut buffer = std::mem::take(&mut self.reader.values.format);
         buffer.clear();
         let _ = write!(buffer, "{value}");
@@ -423,5 +441,30 @@ impl ser::Serializer for FieldSerializer<'_, '_, '_> {
     }
     fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeStructVariant, RowError> {
         Err(self.wrong("an enum variant with data"))
+    }
+}
+
+/// A short formatted value on the stack; writing past its end fails.
+struct StackText {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+
+    fn write_char(&mut self, c: char) -> std::fmt::Result {
+        if c.is_ascii() && self.len < self.bytes.len() {
+            self.bytes[self.len] = c as u8;
+            self.len += 1;
+            Ok(())
+        } else {
+            self.write_str(c.encode_utf8(&mut [0; 4]))
+        }
     }
 }

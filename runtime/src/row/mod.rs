@@ -192,6 +192,8 @@ pub struct RowReader<'s> {
     hasher: RowHasher,
     /// Which fields to capture; hashing captures only hashed and requested ones.
     pub(crate) wanted: Vec<bool>,
+    /// Per field, the address of the name serde last passed for it.
+    pub(crate) key_addresses: Vec<usize>,
 }
 
 impl<'s> RowReader<'s> {
@@ -201,12 +203,12 @@ impl<'s> RowReader<'s> {
         for &f in shape.hash_order.iter().chain(extra) {
             wanted[f] = true;
         }
-        RowReader { shape, values: RowValues::default(), hasher: RowHasher::new(), wanted }
+        RowReader { shape, values: RowValues::default(), hasher: RowHasher::new(), key_addresses: vec![0; wanted.len()], wanted }
     }
 
     /// A reader that captures every field (to write the row).
     pub(crate) fn all_fields(shape: &'s RowShape) -> Self {
-        RowReader { shape, values: RowValues::default(), hasher: RowHasher::new(), wanted: vec![true; shape.fields.len()] }
+        RowReader { shape, values: RowValues::default(), hasher: RowHasher::new(), wanted: vec![true; shape.fields.len()], key_addresses: vec![0; shape.fields.len()] }
     }
 
     /// A reader for hashing only.
