@@ -46,14 +46,8 @@ pub struct AppDbObjects {
     pub date_modified: Option<chrono::NaiveDateTime>,
 }
 /// A new row of `app_db_objects`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::app_db_objects)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewAppDbObjects {
@@ -79,6 +73,23 @@ pub struct NewAppDbObjects {
 impl NewAppDbObjects {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::APP_DB_OBJECTS;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewAppDbObjects {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewAppDbObjects", 9)?;
+        row.serialize_field("app_id", &self.app_id)?;
+        row.serialize_field("database_name", &self.database_name)?;
+        row.serialize_field("database_schema", &self.database_schema)?;
+        row.serialize_field("last_use_date", &self.last_use_date)?;
+        row.serialize_field("object_name", &self.object_name)?;
+        row.serialize_field("object_type", &self.object_type)?;
+        row.serialize_field("server_ip", &self.server_ip)?;
+        row.serialize_field("server_name", &self.server_name)?;
+        row.serialize_field("server_type", &self.server_type)?;
+        row.end()
+    }
 }
 /// Changes to a `app_db_objects` row: `None` leaves a column as it is.
 #[derive(
@@ -155,14 +166,8 @@ pub struct AppFunctions {
     pub date_modified: Option<chrono::NaiveDateTime>,
 }
 /// A new row of `app_functions`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::app_functions)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewAppFunctions {
@@ -182,6 +187,20 @@ pub struct NewAppFunctions {
 impl NewAppFunctions {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::APP_FUNCTIONS;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewAppFunctions {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewAppFunctions", 6)?;
+        row.serialize_field("app_id", &self.app_id)?;
+        row.serialize_field("filepath", &self.filepath)?;
+        row.serialize_field("first_seen", &self.first_seen)?;
+        row.serialize_field("function_hash", &self.function_hash)?;
+        row.serialize_field("function_name", &self.function_name)?;
+        row.serialize_field("last_seen", &self.last_seen)?;
+        row.end()
+    }
 }
 /// Changes to a `app_functions` row: `None` leaves a column as it is.
 #[derive(
@@ -242,14 +261,8 @@ pub struct AppGroups {
     pub date_modified: Option<chrono::NaiveDateTime>,
 }
 /// A new row of `app_groups`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::app_groups)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewAppGroups {
@@ -259,6 +272,15 @@ pub struct NewAppGroups {
 impl NewAppGroups {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::APP_GROUPS;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewAppGroups {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewAppGroups", 1)?;
+        row.serialize_field("name", &self.name)?;
+        row.end()
+    }
 }
 /// Changes to a `app_groups` row: `None` leaves a column as it is.
 #[derive(
@@ -313,14 +335,8 @@ pub struct AppParents {
     pub date_modified: Option<chrono::NaiveDateTime>,
 }
 /// A new row of `app_parents`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::app_parents)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewAppParents {
@@ -334,6 +350,17 @@ pub struct NewAppParents {
 impl NewAppParents {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::APP_PARENTS;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewAppParents {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewAppParents", 3)?;
+        row.serialize_field("group_name", &self.group_name)?;
+        row.serialize_field("name", &self.name)?;
+        row.serialize_field("parent", &self.parent)?;
+        row.end()
+    }
 }
 /// Changes to a `app_parents` row: `None` leaves a column as it is.
 #[derive(
@@ -430,14 +457,8 @@ pub struct Apps {
     pub date_modified: Option<chrono::NaiveDateTime>,
 }
 /// A new row of `apps`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::apps)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewApps {
@@ -498,6 +519,38 @@ pub struct NewApps {
 impl NewApps {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::APPS;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewApps {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewApps", 24)?;
+        row.serialize_field("app", &self.app)?;
+        row.serialize_field("app_name", &self.app_name)?;
+        row.serialize_field("app_pids", &self.app_pids)?;
+        row.serialize_field("cmd_by", &self.cmd_by)?;
+        row.serialize_field("cmd_exec", &self.cmd_exec)?;
+        row.serialize_field("cmd_flag", &self.cmd_flag)?;
+        row.serialize_field("cmd_name", &self.cmd_name)?;
+        row.serialize_field("cmd_time", &self.cmd_time)?;
+        row.serialize_field("disable", &self.disable)?;
+        row.serialize_field("eta", &self.eta)?;
+        row.serialize_field("failed", &self.failed)?;
+        row.serialize_field("fatal_flag", &self.fatal_flag)?;
+        row.serialize_field("fatal_msg", &self.fatal_msg)?;
+        row.serialize_field("fatal_time", &self.fatal_time)?;
+        row.serialize_field("group_name", &self.group_name)?;
+        row.serialize_field("last_run", &self.last_run)?;
+        row.serialize_field("next_run", &self.next_run)?;
+        row.serialize_field("parent_id", &self.parent_id)?;
+        row.serialize_field("parent_name", &self.parent_name)?;
+        row.serialize_field("progress", &self.progress)?;
+        row.serialize_field("run_status", &self.run_status)?;
+        row.serialize_field("runtime_id", &self.runtime_id)?;
+        row.serialize_field("solved", &self.solved)?;
+        row.serialize_field("task_size", &self.task_size)?;
+        row.end()
+    }
 }
 /// Changes to a `apps` row: `None` leaves a column as it is.
 #[derive(
@@ -586,14 +639,8 @@ pub struct CCmdFlags {
     pub date_created: chrono::NaiveDateTime,
 }
 /// A new row of `c_cmd_flags`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_cmd_flags)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCCmdFlags {
@@ -605,6 +652,16 @@ pub struct NewCCmdFlags {
 impl NewCCmdFlags {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_CMD_FLAGS;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewCCmdFlags {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewCCmdFlags", 2)?;
+        row.serialize_field("description", &self.description)?;
+        row.serialize_field("id", &self.id)?;
+        row.end()
+    }
 }
 /// Changes to a `c_cmd_flags` row: `None` leaves a column as it is.
 #[derive(
@@ -653,14 +710,8 @@ pub struct CCmdList {
     pub date_created: chrono::NaiveDateTime,
 }
 /// A new row of `c_cmd_list`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_cmd_list)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCCmdList {
@@ -672,6 +723,16 @@ pub struct NewCCmdList {
 impl NewCCmdList {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_CMD_LIST;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewCCmdList {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewCCmdList", 2)?;
+        row.serialize_field("description", &self.description)?;
+        row.serialize_field("id", &self.id)?;
+        row.end()
+    }
 }
 /// Changes to a `c_cmd_list` row: `None` leaves a column as it is.
 #[derive(
@@ -720,14 +781,8 @@ pub struct CFatalFlags {
     pub date_created: chrono::NaiveDateTime,
 }
 /// A new row of `c_fatal_flags`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_fatal_flags)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCFatalFlags {
@@ -739,6 +794,16 @@ pub struct NewCFatalFlags {
 impl NewCFatalFlags {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_FATAL_FLAGS;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewCFatalFlags {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewCFatalFlags", 2)?;
+        row.serialize_field("description", &self.description)?;
+        row.serialize_field("id", &self.id)?;
+        row.end()
+    }
 }
 /// Changes to a `c_fatal_flags` row: `None` leaves a column as it is.
 #[derive(
@@ -787,14 +852,8 @@ pub struct CLogLevel {
     pub date_created: chrono::NaiveDateTime,
 }
 /// A new row of `c_log_level`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_log_level)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCLogLevel {
@@ -806,6 +865,16 @@ pub struct NewCLogLevel {
 impl NewCLogLevel {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_LOG_LEVEL;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewCLogLevel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewCLogLevel", 2)?;
+        row.serialize_field("description", &self.description)?;
+        row.serialize_field("id", &self.id)?;
+        row.end()
+    }
 }
 /// Changes to a `c_log_level` row: `None` leaves a column as it is.
 #[derive(
@@ -854,14 +923,8 @@ pub struct CRunStatus {
     pub date_created: chrono::NaiveDateTime,
 }
 /// A new row of `c_run_status`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_run_status)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCRunStatus {
@@ -873,6 +936,16 @@ pub struct NewCRunStatus {
 impl NewCRunStatus {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_RUN_STATUS;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewCRunStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewCRunStatus", 2)?;
+        row.serialize_field("description", &self.description)?;
+        row.serialize_field("id", &self.id)?;
+        row.end()
+    }
 }
 /// Changes to a `c_run_status` row: `None` leaves a column as it is.
 #[derive(
@@ -921,14 +994,8 @@ pub struct CRuntimeCodes {
     pub date_created: chrono::NaiveDateTime,
 }
 /// A new row of `c_runtime_codes`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_runtime_codes)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCRuntimeCodes {
@@ -940,6 +1007,16 @@ pub struct NewCRuntimeCodes {
 impl NewCRuntimeCodes {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_RUNTIME_CODES;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewCRuntimeCodes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewCRuntimeCodes", 2)?;
+        row.serialize_field("description", &self.description)?;
+        row.serialize_field("id", &self.id)?;
+        row.end()
+    }
 }
 /// Changes to a `c_runtime_codes` row: `None` leaves a column as it is.
 #[derive(
@@ -1000,14 +1077,8 @@ pub struct CommandLog {
     pub date_modified: Option<chrono::NaiveDateTime>,
 }
 /// A new row of `command_log`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::command_log)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCommandLog {
@@ -1028,6 +1099,20 @@ pub struct NewCommandLog {
 impl NewCommandLog {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::COMMAND_LOG;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewCommandLog {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewCommandLog", 6)?;
+        row.serialize_field("app_id", &self.app_id)?;
+        row.serialize_field("cmd_by", &self.cmd_by)?;
+        row.serialize_field("cmd_exec", &self.cmd_exec)?;
+        row.serialize_field("cmd_flag", &self.cmd_flag)?;
+        row.serialize_field("cmd_name", &self.cmd_name)?;
+        row.serialize_field("cmd_time", &self.cmd_time)?;
+        row.end()
+    }
 }
 /// Changes to a `command_log` row: `None` leaves a column as it is.
 #[derive(
@@ -1114,14 +1199,8 @@ pub struct FunctionLog {
     pub date_modified: Option<chrono::NaiveDateTime>,
 }
 /// A new row of `function_log`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::function_log)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewFunctionLog {
@@ -1159,6 +1238,28 @@ pub struct NewFunctionLog {
 impl NewFunctionLog {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::FUNCTION_LOG;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewFunctionLog {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewFunctionLog", 14)?;
+        row.serialize_field("app_id", &self.app_id)?;
+        row.serialize_field("end_time", &self.end_time)?;
+        row.serialize_field("failed", &self.failed)?;
+        row.serialize_field("function_hash", &self.function_hash)?;
+        row.serialize_field("function_no", &self.function_no)?;
+        row.serialize_field("main_app", &self.main_app)?;
+        row.serialize_field("runtime", &self.runtime)?;
+        row.serialize_field("solved", &self.solved)?;
+        row.serialize_field("start_time", &self.start_time)?;
+        row.serialize_field("task_size", &self.task_size)?;
+        row.serialize_field("thread_id", &self.thread_id)?;
+        row.serialize_field("totalh", &self.totalh)?;
+        row.serialize_field("totalm", &self.totalm)?;
+        row.serialize_field("totals", &self.totals)?;
+        row.end()
+    }
 }
 /// Changes to a `function_log` row: `None` leaves a column as it is.
 #[derive(
@@ -1257,14 +1358,8 @@ pub struct Logs {
     pub date_modified: Option<chrono::NaiveDateTime>,
 }
 /// A new row of `logs`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::logs)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewLogs {
@@ -1296,6 +1391,26 @@ pub struct NewLogs {
 impl NewLogs {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::LOGS;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewLogs {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewLogs", 12)?;
+        row.serialize_field("app_id", &self.app_id)?;
+        row.serialize_field("call_chain", &self.call_chain)?;
+        row.serialize_field("context_json", &self.context_json)?;
+        row.serialize_field("function_id", &self.function_id)?;
+        row.serialize_field("function_name", &self.function_name)?;
+        row.serialize_field("instance_id", &self.instance_id)?;
+        row.serialize_field("lineno", &self.lineno)?;
+        row.serialize_field("log_level", &self.log_level)?;
+        row.serialize_field("module_name", &self.module_name)?;
+        row.serialize_field("module_path", &self.module_path)?;
+        row.serialize_field("msg", &self.msg)?;
+        row.serialize_field("runtime", &self.runtime)?;
+        row.end()
+    }
 }
 /// Changes to a `logs` row: `None` leaves a column as it is.
 #[derive(
@@ -1394,14 +1509,8 @@ pub struct PipelineTask {
     pub date_modified: Option<chrono::NaiveDateTime>,
 }
 /// A new row of `pipeline_task`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::pipeline_task)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewPipelineTask {
@@ -1438,6 +1547,28 @@ pub struct NewPipelineTask {
 impl NewPipelineTask {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::PIPELINE_TASK;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewPipelineTask {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewPipelineTask", 14)?;
+        row.serialize_field("app_id", &self.app_id)?;
+        row.serialize_field("current_stage", &self.current_stage)?;
+        row.serialize_field("document_type", &self.document_type)?;
+        row.serialize_field("end_time", &self.end_time)?;
+        row.serialize_field("error_message", &self.error_message)?;
+        row.serialize_field("error_stage", &self.error_stage)?;
+        row.serialize_field("retry_count", &self.retry_count)?;
+        row.serialize_field("runtime", &self.runtime)?;
+        row.serialize_field("source_path", &self.source_path)?;
+        row.serialize_field("stage_history", &self.stage_history)?;
+        row.serialize_field("start_time", &self.start_time)?;
+        row.serialize_field("status", &self.status)?;
+        row.serialize_field("task_id", &self.task_id)?;
+        row.serialize_field("worker_id", &self.worker_id)?;
+        row.end()
+    }
 }
 /// Changes to a `pipeline_task` row: `None` leaves a column as it is.
 #[derive(
@@ -1516,14 +1647,8 @@ pub struct ProxyReservation {
     pub released: Option<bool>,
 }
 /// A new row of `proxy_reservation`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::proxy_reservation)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewProxyReservation {
@@ -1545,6 +1670,20 @@ pub struct NewProxyReservation {
 impl NewProxyReservation {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::PROXY_RESERVATION;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewProxyReservation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewProxyReservation", 6)?;
+        row.serialize_field("app_id", &self.app_id)?;
+        row.serialize_field("ip_address", &self.ip_address)?;
+        row.serialize_field("released", &self.released)?;
+        row.serialize_field("reserved_at", &self.reserved_at)?;
+        row.serialize_field("target_domain", &self.target_domain)?;
+        row.serialize_field("ttl_seconds", &self.ttl_seconds)?;
+        row.end()
+    }
 }
 /// Changes to a `proxy_reservation` row: `None` leaves a column as it is.
 #[derive(
@@ -1627,14 +1766,8 @@ pub struct Runtime {
     pub date_modified: Option<chrono::NaiveDateTime>,
 }
 /// A new row of `runtime`: identity and database-managed columns are left out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    diesel::Insertable
-)]
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::runtime)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewRuntime {
@@ -1672,6 +1805,28 @@ pub struct NewRuntime {
 impl NewRuntime {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::RUNTIME;
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewRuntime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewRuntime", 14)?;
+        row.serialize_field("app_id", &self.app_id)?;
+        row.serialize_field("avg_response_ms", &self.avg_response_ms)?;
+        row.serialize_field("end_time", &self.end_time)?;
+        row.serialize_field("error_rate", &self.error_rate)?;
+        row.serialize_field("except_cnt", &self.except_cnt)?;
+        row.serialize_field("exit_code", &self.exit_code)?;
+        row.serialize_field("p95_response_ms", &self.p95_response_ms)?;
+        row.serialize_field("request_count", &self.request_count)?;
+        row.serialize_field("runtime_", &self.runtime_)?;
+        row.serialize_field("start_time", &self.start_time)?;
+        row.serialize_field("task_size", &self.task_size)?;
+        row.serialize_field("totalh", &self.totalh)?;
+        row.serialize_field("totalm", &self.totalm)?;
+        row.serialize_field("totals", &self.totals)?;
+        row.end()
+    }
 }
 /// Changes to a `runtime` row: `None` leaves a column as it is.
 #[derive(

@@ -10,6 +10,7 @@ pub const APP_DB_OBJECTS: &str = r#"{
   "schema": "public",
   "table": "app_db_objects",
   "insert_struct": "NewAppDbObjects",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","type":"bigint","identity":true},
@@ -34,6 +35,7 @@ pub const APP_FUNCTIONS: &str = r#"{
   "schema": "public",
   "table": "app_functions",
   "insert_struct": "NewAppFunctions",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","type":"bigint","identity":true},
@@ -55,6 +57,7 @@ pub const APP_GROUPS: &str = r#"{
   "schema": "public",
   "table": "app_groups",
   "insert_struct": "NewAppGroups",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","type":"bigint","identity":true},
@@ -71,6 +74,7 @@ pub const APP_PARENTS: &str = r#"{
   "schema": "public",
   "table": "app_parents",
   "insert_struct": "NewAppParents",
+  "sorted_fields": true,
   "primary_key": ["name","group_name"],
   "columns": [
     {"name":"id","type":"bigint","identity":true},
@@ -89,6 +93,7 @@ pub const APPS: &str = r#"{
   "schema": "public",
   "table": "apps",
   "insert_struct": "NewApps",
+  "sorted_fields": true,
   "primary_key": ["group_name","parent_name","app_name"],
   "columns": [
     {"name":"id","type":"bigint","identity":true},
@@ -128,6 +133,7 @@ pub const C_CMD_FLAGS: &str = r#"{
   "schema": "public",
   "table": "c_cmd_flags",
   "insert_struct": "NewCCmdFlags",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","field":"id","type":"int","role":"enum_value","hashed":true},
@@ -151,6 +157,7 @@ pub const C_CMD_LIST: &str = r#"{
   "schema": "public",
   "table": "c_cmd_list",
   "insert_struct": "NewCCmdList",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","field":"id","type":"int","role":"enum_value","hashed":true},
@@ -176,6 +183,7 @@ pub const C_FATAL_FLAGS: &str = r#"{
   "schema": "public",
   "table": "c_fatal_flags",
   "insert_struct": "NewCFatalFlags",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","field":"id","type":"int","role":"enum_value","hashed":true},
@@ -199,6 +207,7 @@ pub const C_LOG_LEVEL: &str = r#"{
   "schema": "public",
   "table": "c_log_level",
   "insert_struct": "NewCLogLevel",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","field":"id","type":"int","role":"enum_value","hashed":true},
@@ -225,6 +234,7 @@ pub const C_RUN_STATUS: &str = r#"{
   "schema": "public",
   "table": "c_run_status",
   "insert_struct": "NewCRunStatus",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","field":"id","type":"int","role":"enum_value","hashed":true},
@@ -248,6 +258,7 @@ pub const C_RUNTIME_CODES: &str = r#"{
   "schema": "public",
   "table": "c_runtime_codes",
   "insert_struct": "NewCRuntimeCodes",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","field":"id","type":"int","role":"enum_value","hashed":true},
@@ -275,6 +286,7 @@ pub const COMMAND_LOG: &str = r#"{
   "schema": "public",
   "table": "command_log",
   "insert_struct": "NewCommandLog",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","type":"bigint","identity":true},
@@ -296,6 +308,7 @@ pub const FUNCTION_LOG: &str = r#"{
   "schema": "public",
   "table": "function_log",
   "insert_struct": "NewFunctionLog",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","type":"bigint","identity":true},
@@ -325,6 +338,7 @@ pub const LOGS: &str = r#"{
   "schema": "public",
   "table": "logs",
   "insert_struct": "NewLogs",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","type":"bigint","identity":true},
@@ -352,6 +366,7 @@ pub const PIPELINE_TASK: &str = r#"{
   "schema": "public",
   "table": "pipeline_task",
   "insert_struct": "NewPipelineTask",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","type":"bigint","identity":true},
@@ -381,6 +396,7 @@ pub const PROXY_RESERVATION: &str = r#"{
   "schema": "public",
   "table": "proxy_reservation",
   "insert_struct": "NewProxyReservation",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","type":"int","identity":true},
@@ -398,6 +414,7 @@ pub const RUNTIME: &str = r#"{
   "schema": "public",
   "table": "runtime",
   "insert_struct": "NewRuntime",
+  "sorted_fields": true,
   "primary_key": ["id"],
   "columns": [
     {"name":"id","type":"bigint","identity":true},

@@ -200,6 +200,9 @@ pub struct TableInfo {
     pub columns: Vec<ColumnInfo>,
     pub primary_key: Vec<String>,
     pub codebook: Option<Codebook>,
+    /// The insert struct serializes its fields sorted by column name (what
+    /// the row hash needs), so a row can be hashed while serde walks it.
+    pub sorted_fields: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -225,6 +228,8 @@ struct RawTable {
     primary_key: Vec<String>,
     #[serde(default)]
     codebook: Option<RawCodebook>,
+    #[serde(default)]
+    sorted_fields: bool,
 }
 
 #[derive(Deserialize)]
@@ -323,6 +328,7 @@ impl TableInfo {
             columns,
             primary_key: raw.primary_key,
             codebook: raw.codebook.map(|c| Codebook { enum_name: c.enum_name, values: c.values }),
+            sorted_fields: raw.sorted_fields,
         };
         info.check()?;
         Ok(info)

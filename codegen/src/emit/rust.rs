@@ -252,6 +252,9 @@ struct ModelTable {
     primary_key: String,
     fields: Vec<Field>,
     insert_fields: Vec<Field>,
+    /// The insert struct's field names sorted by column name: the order its
+    /// `Serialize` writes them in, which is the order the row hash needs.
+    insert_fields_by_column: Vec<String>,
     changeset_fields: Vec<Field>,
 }
 
@@ -274,6 +277,9 @@ fn models_view(model: &Model) -> ModelsView {
             };
             let fields = table.columns.iter().map(|c| field(c, optional(rust_type(model, &c.ty), c.nullable), doc_lines(&c.comment))).collect();
             let managed = |c: &Column| c.identity || matches!(c.role, Some(Role::Hash | Role::Archive | Role::Created | Role::Modified)) || c.on_update_now;
+            let mut by_column: Vec<&Column> = table.columns.iter().filter(|c| !managed(c)).collect();
+            by_column.sort_by(|a, b| a.name.cmp(&b.name));
+            let insert_fields_by_column = by_column.iter().map(|c| rust_name(&c.name, Some(&table.name)).ident).collect();
             let insert_fields = table
                 .columns
                 .iter()
@@ -310,6 +316,7 @@ fn models_view(model: &Model) -> ModelsView {
                 primary_key: table.primary_key.columns.iter().map(|c| rust_name(&table.column(*c).name, Some(&table.name)).ident).collect::<Vec<_>>().join(", "),
                 fields,
                 insert_fields,
+                insert_fields_by_column,
                 changeset_fields,
             }
         })
@@ -448,7 +455,7 @@ pub fn table_info_json(model: &Model, table: &Table) -> String {
     // One column per line: readable in the generated file, and small.
     let lines = |items: &[Value]| items.iter().map(|item| format!("    {item}")).collect::<Vec<_>>().join(",\n");
     let mut text = format!(
-        "{{\n  \"format\": 1,\n  \"schema\": {},\n  \"table\": {},\n  \"insert_struct\": {},\n  \"primary_key\": {},\n  \"columns\": [\n{}\n  ]",
+        "{{\n  \"format\": 1,\n  \"schema\": {},\n  \"table\": {},\n  \"insert_struct\": {},\n  \"sorted_fields\": true,\n  \"primary_key\": {},\n  \"columns\": [\n{}\n  ]",
         json!(model.project.schema_postgres),
         json!(table.name),
         json!(format!("New{}", table.name.to_upper_camel_case())),

@@ -14,6 +14,7 @@ use serde::ser::{self, Impossible, Serialize, SerializeStruct};
 use super::json::slot_from_json;
 use super::parse::{parse_date, parse_time, parse_timestamp, parse_timestamp_tz};
 use super::{enum_slot, valid_decimal_text, RowError, RowReader, Slot};
+use crate::hash::HashValue;
 use crate::table::{ColumnInfo, SpecType};
 
 pub(crate) struct RowSerializer<'r, 's> {
@@ -51,14 +52,15 @@ impl<'r, 's> ser::Serializer for RowSerializer<'r, 's> {
                 self.reader.shape.info.table
             )));
         }
-        Ok(FieldsSerializer { reader: self.reader, next: 0, map: None })
+        self.reader.begin_struct();
+        Ok(FieldsSerializer { reader: self.reader, next: 0, map: None, calls: 0 })
     }
 
     /// A map keyed by field name (a `serde_json` object, a `HashMap`) is a
     /// row too; fields it leaves out are `None`.
     fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, RowError> {
         let fields = self.reader.shape.fields.len();
-        Ok(FieldsSerializer { reader: self.reader, next: 0, map: Some(MapState { key: String::new(), seen: vec![false; fields] }) })
+        Ok(FieldsSerializer { reader: self.reader, next: 0, map: Some(MapState { key: String::new(), seen: vec![false; fields] }), calls: 0 })
     }
 
     fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<(), RowError> {
@@ -117,6 +119,8 @@ pub(crate) struct FieldsSerializer<'r, 's> {
     next: usize,
     /// Set when the row is a map.
     map: Option<MapState>,
+    /// How many fields serde has passed so far in this row.
+    calls: usize,
 }
 
 pub(crate) struct MapState {
@@ -126,11 +130,18 @@ pub(crate) struct MapState {
 
 impl FieldsSerializer<'_, '_> {
     fn field_position(&mut self, key: &str) -> Result<usize, RowError> {
-        // Derive passes the same `&'static str` for a field every row: a
-        // pointer match skips comparing the names.
+        // A struct's Serialize passes the same `&'static str` names in the
+        // same order every row: the n-th name's address finds its field
+        // without comparing names.
+        let call = self.calls;
+        self.calls += 1;
         let address = key.as_ptr() as usize;
-        if self.map.is_none() && self.reader.key_addresses.get(self.next) == Some(&address) {
-            return Ok(self.next);
+        if self.map.is_none() {
+            if let Some(&(cached, field)) = self.reader.key_addresses.get(call) {
+                if cached == address {
+                    return Ok(field);
+                }
+            }
         }
         let fields = &self.reader.shape.fields;
         let position = if fields.get(self.next).is_some_and(|f| f.serde_name == key) {
@@ -145,7 +156,9 @@ impl FieldsSerializer<'_, '_> {
             ))
         })?;
         if self.map.is_none() {
-            self.reader.key_addresses[position] = address;
+            if let Some(slot) = self.reader.key_addresses.get_mut(call) {
+                *slot = (address, position);
+            }
         }
         Ok(position)
     }
@@ -176,7 +189,7 @@ impl ser::SerializeMap for FieldsSerializer<'_, '_> {
     fn end(self) -> Result<(), RowError> {
         if let Some(map) = &self.map {
             for field in 0..map.seen.len() {
-                if !map.seen[field] && self.reader.wanted[field] {
+                if !map.seen[field] && self.reader.keeps(field) {
                     self.reader.none_field(field)?;
                 }
             }
@@ -202,11 +215,19 @@ impl SerializeStruct for FieldsSerializer<'_, '_> {
 impl FieldsSerializer<'_, '_> {
     fn capture<T: Serialize + ?Sized>(&mut self, field: usize, value: &T) -> Result<(), RowError> {
         self.next = field + 1;
-        if !self.reader.wanted[field] {
-            return Ok(());
-        }
         let shape = self.reader.shape;
         let column = shape.column_of(field);
+        let keep = self.reader.keeps(field);
+        let hash_now = self.reader.streaming_row && shape.hash_rank[field].is_some();
+        if hash_now {
+            // Derive visits fields in declaration order, which the generator made the hash order.
+            if shape.hash_rank[field] != Some(self.reader.next_rank) {
+                return Err(RowError::column(&column.name, "fields arrive out of column-name order; the table info says they are sorted (regenerate with `make gen`)"));
+            }
+            self.reader.next_rank += 1;
+        } else if !keep {
+            return Ok(());
+        }
         let captured = match &column.ty {
             // JSON, bytes and arrays are rare in hashed columns; serde_json
             // already knows how to take any serde value apart.
@@ -218,11 +239,23 @@ impl FieldsSerializer<'_, '_> {
                     Some(slot_from_json(column, &column.ty, &json, &mut self.reader.values)?)
                 }
             }
-            _ => value.serialize(FieldSerializer { column, reader: &mut *self.reader })?,
+            _ => value.serialize(FieldSerializer { column, reader: &mut *self.reader, hash_text: hash_now && !keep })?,
         };
         match captured {
-            Some(slot) => self.reader.values.slots[field] = slot,
-            None => self.reader.none_field(field)?,
+            Some(Slot::Hashed) => {}
+            Some(slot) => {
+                if hash_now {
+                    self.reader.hash_slot(field, &slot);
+                }
+                self.reader.values.slots[field] = slot;
+            }
+            None => {
+                self.reader.none_field(field)?;
+                if hash_now {
+                    let slot = self.reader.values.slots[field].clone();
+                    self.reader.hash_slot(field, &slot);
+                }
+            }
         }
         Ok(())
     }
@@ -232,6 +265,8 @@ impl FieldsSerializer<'_, '_> {
 struct FieldSerializer<'c, 'r, 's> {
     column: &'c ColumnInfo,
     reader: &'r mut RowReader<'s>,
+    /// Hash plain text straight from serde's `&str` instead of keeping it.
+    hash_text: bool,
 }
 
 impl FieldSerializer<'_, '_, '_> {
@@ -274,6 +309,10 @@ impl FieldSerializer<'_, '_, '_> {
                 .or_else(|| column.enum_values.iter().map(|(_, v)| v).find(|v| matches!(v, crate::table::EnumStored::Text(t) if t == text)))
                 .ok_or_else(|| bad(&format!("a value of enum {}", column.enum_name.as_deref().unwrap_or("?"))))?;
             return Ok(Some(enum_slot(stored, &mut self.reader.values)));
+        }
+        if self.hash_text && column.ty.is_text() {
+            self.reader.hasher.field(&column.name, &HashValue::Text(text));
+            return Ok(Some(Slot::Hashed));
         }
         let values = &mut self.reader.values;
         Ok(Some(match column.ty {

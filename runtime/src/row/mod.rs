@@ -51,6 +51,9 @@ pub(crate) enum Slot {
     Bytes(Range<usize>),
     /// Index into the reader's lists.
     List(usize),
+    /// Already fed to the hasher while serde walked the row (text in a
+    /// struct whose fields come in hash order); nothing kept.
+    Hashed,
 }
 
 /// Why a row could not be read; names the column and what was wrong.
@@ -92,6 +95,8 @@ pub struct RowShape {
     pub(crate) fields: Vec<FieldPlan>,
     /// Positions in `fields` of the hashed columns, sorted by column name.
     pub(crate) hash_order: Vec<usize>,
+    /// Per field, its rank in `hash_order` (hashed fields only).
+    pub(crate) hash_rank: Vec<Option<u32>>,
 }
 
 /// Tables may have at most this many insert columns with defaults (one bit each).
@@ -119,7 +124,11 @@ impl RowShape {
         }
         let mut hash_order: Vec<usize> = (0..fields.len()).filter(|&f| info.columns[fields[f].column].hashed).collect();
         hash_order.sort_by(|&a, &b| info.columns[fields[a].column].name.cmp(&info.columns[fields[b].column].name));
-        Ok(RowShape { info, fields, hash_order })
+        let mut hash_rank = vec![None; fields.len()];
+        for (rank, &field) in hash_order.iter().enumerate() {
+            hash_rank[field] = Some(rank as u32);
+        }
+        Ok(RowShape { info, fields, hash_order, hash_rank })
     }
 
     pub fn info(&self) -> &TableInfo {
@@ -179,6 +188,7 @@ impl RowValues {
             Slot::Json(index) => HashValue::Json(&self.json[*index]),
             Slot::Bytes(range) => HashValue::Bytes(&self.bytes[range.clone()]),
             Slot::List(_) => HashValue::List(items),
+            Slot::Hashed => HashValue::Null,
         }
     }
 }
@@ -189,26 +199,80 @@ impl RowValues {
 pub struct RowReader<'s> {
     pub(crate) shape: &'s RowShape,
     pub(crate) values: RowValues,
-    hasher: RowHasher,
-    /// Which fields to capture; hashing captures only hashed and requested ones.
+    pub(crate) hasher: RowHasher,
+    /// Which fields to keep in slots (beyond what hashing needs).
     pub(crate) wanted: Vec<bool>,
-    /// Per field, the address of the name serde last passed for it.
-    pub(crate) key_addresses: Vec<usize>,
+    /// Per call of `serialize_field` in a row: the address of the name
+    /// serde passed and the field it named.
+    pub(crate) key_addresses: Vec<(usize, usize)>,
+    /// Hash while serde walks the row, when the struct serializes its fields
+    /// in hash order (`TableInfo::sorted_fields`): no copy of the row first.
+    stream: bool,
+    /// The current row is being hashed as it is walked.
+    pub(crate) streaming_row: bool,
+    /// The hash rank the next hashed field must have.
+    pub(crate) next_rank: u32,
 }
 
 impl<'s> RowReader<'s> {
-    /// A reader that captures the hashed fields plus `extra` (field positions).
+    /// A reader that hashes rows and keeps `extra` (field positions) in slots.
     pub(crate) fn new(shape: &'s RowShape, extra: &[usize]) -> Self {
+        let stream = shape.info.sorted_fields;
         let mut wanted = vec![false; shape.fields.len()];
-        for &f in shape.hash_order.iter().chain(extra) {
+        let always: &[usize] = if stream { &[] } else { &shape.hash_order };
+        for &f in always.iter().chain(extra) {
             wanted[f] = true;
         }
-        RowReader { shape, values: RowValues::default(), hasher: RowHasher::new(), key_addresses: vec![0; wanted.len()], wanted }
+        RowReader {
+            shape,
+            values: RowValues::default(),
+            hasher: RowHasher::new(),
+            key_addresses: vec![(0, 0); wanted.len()],
+            wanted,
+            stream,
+            streaming_row: false,
+            next_rank: 0,
+        }
     }
 
     /// A reader that captures every field (to write the row).
     pub(crate) fn all_fields(shape: &'s RowShape) -> Self {
-        RowReader { shape, values: RowValues::default(), hasher: RowHasher::new(), wanted: vec![true; shape.fields.len()], key_addresses: vec![0; shape.fields.len()] }
+        let fields = shape.fields.len();
+        RowReader {
+            shape,
+            values: RowValues::default(),
+            hasher: RowHasher::new(),
+            wanted: vec![true; fields],
+            key_addresses: vec![(0, 0); fields],
+            stream: false,
+            streaming_row: false,
+            next_rank: 0,
+        }
+    }
+
+    /// Called when serde starts a struct row: hash as the fields come.
+    pub(crate) fn begin_struct(&mut self) {
+        if self.stream {
+            self.streaming_row = true;
+            self.next_rank = 0;
+            self.hasher.begin();
+        }
+    }
+
+    /// Whether a field is kept in a slot for this row.
+    pub(crate) fn keeps(&self, field: usize) -> bool {
+        self.wanted[field] || (!self.streaming_row && self.shape.hash_rank[field].is_some())
+    }
+
+    /// Feeds one captured value to the hasher (streaming rows).
+    pub(crate) fn hash_slot(&mut self, field: usize, slot: &Slot) {
+        let RowReader { shape, values, hasher, .. } = self;
+        let name = &shape.info.columns[shape.fields[field].column].name;
+        let items: Vec<HashValue<'_>> = match slot {
+            Slot::List(index) => values.lists[*index].iter().map(|item| values.hash_value(item, &[])).collect(),
+            _ => Vec::new(),
+        };
+        hasher.field(name, &values.hash_value(slot, &items));
     }
 
     /// A reader for hashing only.
@@ -219,15 +283,22 @@ impl<'s> RowReader<'s> {
     /// Captures a row through serde.
     pub(crate) fn read<T: Serialize + ?Sized>(&mut self, row: &T) -> Result<(), RowError> {
         self.values.clear(self.shape.fields.len());
-        row.serialize(capture::RowSerializer { reader: self })
+        self.streaming_row = false;
+        row.serialize(capture::RowSerializer { reader: self })?;
+        if self.streaming_row && self.next_rank as usize != self.shape.hash_order.len() {
+            let missing = self.shape.column_of(self.shape.hash_order[self.next_rank as usize]);
+            return Err(RowError::column(&missing.name, "the row's Serialize left out this hashed column"));
+        }
+        Ok(())
     }
 
     /// Captures a row from a JSON object (`dcgen hash`): values by spec type,
     /// missing columns as NULL.
     pub(crate) fn read_json(&mut self, object: &serde_json::Map<String, serde_json::Value>) -> Result<(), RowError> {
         self.values.clear(self.shape.fields.len());
+        self.streaming_row = false;
         for field in 0..self.shape.fields.len() {
-            if !self.wanted[field] {
+            if !self.keeps(field) {
                 continue;
             }
             let column = self.shape.column_of(field);
@@ -257,6 +328,10 @@ impl<'s> RowReader<'s> {
     }
 
     fn feed_hasher(&mut self) {
+        if self.streaming_row {
+            // Fed while serde walked the row.
+            return;
+        }
         let RowReader { shape, values, hasher, .. } = self;
         hasher.begin();
         let mut items: Vec<HashValue<'_>> = Vec::new();
