@@ -256,6 +256,44 @@ fn a_streamed_truth_merges_like_a_slice() {
     assert!(error.to_string().contains("row 2500"), "{error}");
 }
 
+/// A table keyed by text, without an integer id: merge finds rows by `ctid`.
+const TAGS_DDL: &str = "CREATE TABLE tags (name varchar(32) PRIMARY KEY, note text, sha varchar(64), archive timestamp)";
+const TAGS_INFO: &str = r#"{"format": 1, "schema": "public", "table": "tags", "insert_struct": "NewTag", "primary_key": ["name"],
+  "columns": [
+    {"name":"name","field":"name","type":"string(32)","hashed":true},
+    {"name":"note","field":"note","type":"text","nullable":true,"hashed":true},
+    {"name":"sha","type":"string(64)","nullable":true,"role":"hash"},
+    {"name":"archive","type":"datetime","nullable":true,"role":"archive"}
+  ]}"#;
+
+#[derive(Serialize)]
+struct NewTag {
+    name: &'static str,
+    note: Option<&'static str>,
+}
+
+#[test]
+fn a_table_without_an_integer_id_is_merged_by_ctid() {
+    let (name, mut conn) = database("merge_ctid");
+    conn.batch_execute(TAGS_DDL).unwrap();
+    let by_key = || Merge::new(TAGS_INFO).unwrap().compare_key(&["name"]).unwrap();
+    let first = [NewTag { name: "a", note: None }, NewTag { name: "b", note: Some("x") }, NewTag { name: "c", note: None }];
+    assert_eq!(counts(&by_key().run(&mut conn, &first).unwrap()), (3, 0, 0, 0, 0, 0));
+    // b changes (updated in place through a staged ctid), c goes (archived by ctid).
+    let second = [NewTag { name: "a", note: None }, NewTag { name: "b", note: Some("y") }];
+    assert_eq!(counts(&by_key().run(&mut conn, &second).unwrap()), (0, 1, 1, 0, 1, 0));
+    assert_eq!(query(&name, "SELECT name, note, archive IS NULL FROM tags ORDER BY name"), vec![
+        vec!["a".to_string(), String::new(), "t".into()],
+        vec!["b".to_string(), "y".into(), "t".into()],
+        vec!["c".to_string(), String::new(), "f".into()],
+    ]);
+    assert_eq!(active_shas(&name, "tags", "TRUE"), shas_of(TAGS_INFO, &second));
+    // Deleting by ctid too.
+    let report = Merge::new(TAGS_INFO).unwrap().mode(Mode::Delete).run(&mut conn, &second[..1]).unwrap();
+    assert_eq!(report.deleted, 1);
+    assert_eq!(scalar(&name, "SELECT string_agg(name, ',' ORDER BY name) FROM tags"), "a,c");
+}
+
 #[test]
 fn delete_and_insert_only_modes() {
     let (name, mut conn) = database("merge_modes");
