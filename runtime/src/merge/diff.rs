@@ -66,13 +66,37 @@ fn prefix(sha: &[u8; 32]) -> u64 {
     u64::from_be_bytes([sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], sha[6], sha[7]])
 }
 
+/// The order `by_sha` walks incoming rows in: by sha, then position.
+/// Comparing the first 8 bytes as one integer settles almost every pair.
+fn compare_incoming(a: &Incoming, b: &Incoming) -> Ordering {
+    prefix(&a.sha).cmp(&prefix(&b.sha)).then_with(|| a.sha.cmp(&b.sha)).then(a.index.cmp(&b.index))
+}
+
+fn compare_existing(a: &Existing, b: &Existing) -> Ordering {
+    let (x, y) = (a.sha.unwrap_or_default(), b.sha.unwrap_or_default());
+    prefix(&x).cmp(&prefix(&y)).then_with(|| x.cmp(&y)).then(a.locator.cmp(&b.locator))
+}
+
+/// Sorts a run of incoming rows for `by_sha`, on the thread that hashed them.
+pub(crate) fn sort_incoming(rows: &mut [Incoming]) {
+    rows.sort_unstable_by(compare_incoming);
+}
+
+/// Sorts the stored rows for `by_sha`, on the thread that read them.
+pub(crate) fn sort_existing(rows: &mut [Existing]) {
+    rows.sort_unstable_by(compare_existing);
+}
+
 /// Compares by sha: an incoming row whose sha is active is unchanged, a new
 /// sha is inserted, an active sha missing from the truth is gone. Archived
 /// rows are history and are not read: a sha that comes back is a new row.
 pub(crate) fn by_sha(mut incoming: Vec<Incoming>, existing: Vec<Existing>) -> Plan {
     let mut plan = Plan::default();
-    // Comparing the first 8 bytes as one integer settles almost every pair.
-    incoming.sort_unstable_by(|a, b| prefix(&a.sha).cmp(&prefix(&b.sha)).then_with(|| a.sha.cmp(&b.sha)).then(a.index.cmp(&b.index)));
+    // Stable sorts: callers hand over runs they already sorted on other
+    // threads (`sort_incoming`, `sort_existing`), which merge in linear time.
+    if !incoming.is_sorted_by(|a, b| compare_incoming(a, b) != Ordering::Greater) {
+        incoming.sort_by(compare_incoming);
+    }
     // Rows without a readable sha can never match; they are simply gone.
     // In place: the existing rows can be the largest thing merge holds.
     let mut active = existing;
@@ -82,10 +106,9 @@ pub(crate) fn by_sha(mut incoming: Vec<Incoming>, existing: Vec<Existing>) -> Pl
         }
         e.archived_at.is_none() && e.sha.is_some()
     });
-    active.sort_unstable_by(|a, b| {
-        let (x, y) = (a.sha.unwrap_or_default(), b.sha.unwrap_or_default());
-        prefix(&x).cmp(&prefix(&y)).then_with(|| x.cmp(&y)).then(a.locator.cmp(&b.locator))
-    });
+    if !active.is_sorted_by(|a, b| compare_existing(a, b) != Ordering::Greater) {
+        active.sort_by(compare_existing);
+    }
     let (mut i, mut e) = (0, 0);
     while i < incoming.len() || e < active.len() {
         let order = match (incoming.get(i), active.get(e)) {

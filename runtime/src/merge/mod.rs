@@ -479,6 +479,9 @@ impl Merge {
             let sha = reader.digest();
             incoming.push(Incoming { sha, key, index: u32::try_from(index).map_err(|_| MergeError::Write("more than 4 billion rows in one merge".into()))? });
         }
+        if self.key.is_empty() {
+            diff::sort_incoming(&mut incoming);
+        }
         Ok(Hashed { incoming, masks })
     }
 
@@ -502,6 +505,9 @@ impl Merge {
             existing.push(Existing { locator, sha, key: key.into_boxed_slice(), archived_at });
             Ok(())
         })?;
+        if self.key.is_empty() {
+            diff::sort_existing(&mut existing);
+        }
         Ok(existing)
     }
 
