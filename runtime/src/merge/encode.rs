@@ -85,7 +85,7 @@ pub(crate) fn write_slot(out: &mut BinaryWriter, column: &ColumnInfo, ty: &SpecT
         (SpecType::Bytes, Slot::Bytes(range)) => buf.extend_from_slice(&values.bytes[range.clone()]),
         (SpecType::Array(inner), Slot::List(index)) => {
             let items = &values.lists[*index];
-            let has_nulls = items.iter().any(|item| *item == Slot::Null);
+            let has_nulls = items.contains(&Slot::Null);
             let dimensions: i32 = if items.is_empty() { 0 } else { 1 };
             buf.extend_from_slice(&dimensions.to_be_bytes());
             buf.extend_from_slice(&i32::from(has_nulls).to_be_bytes());

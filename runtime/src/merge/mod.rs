@@ -518,7 +518,7 @@ impl Merge {
             ..MergeReport::default()
         };
         // New rows, grouped by which columns they leave to the database default.
-        let mut groups: Vec<(u64, Vec<(u32, [u8; 32])>)> = Vec::new();
+        let mut groups: Vec<(u64, Vec<Numbered>)> = Vec::new();
         for &(index, sha) in &plan.inserts {
             let mask = masks[index as usize];
             match groups.iter_mut().find(|(m, _)| *m == mask) {
@@ -555,7 +555,7 @@ impl Merge {
         (0..self.shape.fields.len()).filter(|&f| self.shape.fields[f].default_bit.is_none_or(|bit| mask & (1 << bit) == 0)).collect()
     }
 
-    fn copy_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, members: &[(u32, [u8; 32])], mask: u64) -> Result<usize, MergeError> {
+    fn copy_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, members: &[Numbered], mask: u64) -> Result<usize, MergeError> {
         let indices: Vec<u32> = members.iter().map(|&(index, _)| index).collect();
         let fields = self.written_fields(mask);
         let sha_column = self.shape.info().role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
@@ -570,7 +570,7 @@ impl Merge {
             rows.visit(&indices, &mut |index, row| {
                 let sha = members[next].1;
                 next += 1;
-                self.encode_row(&mut reader, &mut writer, row, index, &sha, &fields, None)?;
+                self.encode_row(&mut reader, &mut writer, row, (index, &sha), &fields, None)?;
                 writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))
             })?;
             writer.finish(out).map_err(|e| MergeError::Write(e.to_string()))
@@ -584,8 +584,7 @@ impl Merge {
         reader: &mut RowReader<'_>,
         writer: &mut BinaryWriter,
         row: &T,
-        index: u32,
-        sha: &[u8; 32],
+        (index, sha): (u32, &[u8; 32]),
         fields: &[usize],
         staged: Option<(Locator, LocatorType, u64)>,
     ) -> Result<(), MergeError> {
@@ -624,7 +623,7 @@ impl Merge {
             rows.visit(&indices, &mut |index, row| {
                 let (_, sha, locator, _) = updates[next];
                 next += 1;
-                self.encode_row(&mut reader, &mut writer, row, index, &sha, &fields, Some((locator, statements.locator_type, masks[index as usize])))?;
+                self.encode_row(&mut reader, &mut writer, row, (index, &sha), &fields, Some((locator, statements.locator_type, masks[index as usize])))?;
                 writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))
             })?;
             writer.finish(out).map_err(|e| MergeError::Write(e.to_string()))
@@ -645,6 +644,9 @@ impl Merge {
         Ok(updated)
     }
 }
+
+/// An incoming row's position and sha.
+type Numbered = (u32, [u8; 32]);
 
 /// Incoming rows reduced to hashes, with each row's default mask (by position).
 struct Hashed {
