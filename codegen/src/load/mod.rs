@@ -35,28 +35,30 @@ pub fn load_dir(dir: &Path, sources: &mut Sources, diags: &mut Diagnostics) -> S
                 continue;
             }
         };
-        let before = diags.len();
-        let file = load_text(&path, text, sources, diags);
-        if file.project.is_none() && file.tables.is_empty() && file.enums.is_empty() && file.mixins.is_empty() && diags.len() > before {
-            spec.unreadable_files += usize::from(diags.iter().skip(before).any(|d| d.message.starts_with("invalid YAML")));
-        }
+        let (file, parsed) = load_text(&path, text, sources, diags);
+        spec.unreadable_files += usize::from(!parsed);
         spec.files.push(file);
     }
     spec
 }
 
-/// Decode one file's text (also used by tests that hold specs in memory).
-pub fn load_text(path: &Path, text: String, sources: &mut Sources, diags: &mut Diagnostics) -> crate::spec::SpecFile {
+/// Decode one file's text; `false` when it is not YAML at all (its contents are then
+/// unknown, so rules about what is missing must not fire on its account).
+pub fn load_text(path: &Path, text: String, sources: &mut Sources, diags: &mut Diagnostics) -> (crate::spec::SpecFile, bool) {
     let file = sources.add(path, text);
     match yaml::parse(file, sources.text(file)) {
-        Ok(root) => decode::decode_file(file, &root, diags),
+        Ok(root) => (decode::decode_file(file, &root, diags), true),
         Err(error) => {
-            diags.push(
-                Diagnostic::error(error.span, format!("invalid YAML: {}", error.message))
+            let diagnostic = match yaml::duplicate_key_name(&error.message) {
+                Some(key) => Diagnostic::error(error.span, format!("`{key}` is written twice in the same map"))
+                    .label("second time")
+                    .help(format!("a key appears once in a map: rename or remove this `{key}`")),
+                None => Diagnostic::error(error.span, format!("invalid YAML: {}", error.message))
                     .label("here")
                     .help("fix the YAML syntax; a spec file is a map with keys such as `tables:` and `enums:`"),
-            );
-            crate::spec::SpecFile { file, project: None, conventions: None, mixins: vec![], enums: vec![], tables: vec![], allow_destructive: vec![] }
+            };
+            diags.push(diagnostic);
+            (crate::spec::SpecFile { file, project: None, conventions: None, mixins: vec![], enums: vec![], tables: vec![], allow_destructive: vec![] }, false)
         }
     }
 }

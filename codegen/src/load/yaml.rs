@@ -239,15 +239,30 @@ fn convert_error(file: FileId, text: &str, error: &serde_saphyr::Error) -> YamlE
     YamlError { message, span }
 }
 
+/// serde-saphyr's wording of a duplicate key, in ours: say which key, without naming
+/// the library's options.
+pub fn duplicate_key_name(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("duplicate mapping key: ")?;
+    Some(rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest).trim())
+}
+
 /// serde-saphyr's plain rendering starts with `error: line N column M: `; we show the
 /// place ourselves, so keep only the message.
 fn strip_location_prefix(rendered: &str) -> String {
     let first_line = rendered.lines().next().unwrap_or(rendered).trim();
     let without_error = first_line.strip_prefix("error: ").unwrap_or(first_line);
-    if let Some(rest) = without_error.strip_prefix("line ") {
-        if let Some((_, message)) = rest.split_once(": ") {
-            return message.to_string();
-        }
+    let message = match without_error.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+        Some((_, message)) => message,
+        None => without_error,
+    };
+    // The plain rendering may also end in exactly ` at line N, column M`.
+    let is_location = |tail: &str| {
+        tail.strip_prefix(" at line ")
+            .and_then(|t| t.split_once(", column "))
+            .is_some_and(|(line, column)| !line.is_empty() && !column.is_empty() && line.chars().chain(column.chars()).all(|c| c.is_ascii_digit()))
+    };
+    match message.rfind(" at line ") {
+        Some(at) if is_location(&message[at..]) => message[..at].to_string(),
+        _ => message.to_string(),
     }
-    without_error.to_string()
 }

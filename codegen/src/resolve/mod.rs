@@ -1416,8 +1416,13 @@ impl<'a> Resolver<'a> {
             names.dedup();
             for (name, span) in names {
                 if let Some((first, first_table)) = seen.get(&name) {
+                    let message = if first_table == table_name {
+                        format!("constraint name `{name}` is used twice in table `{table_name}`")
+                    } else {
+                        format!("constraint name `{name}` (table `{table_name}`) is already used by table `{first_table}`")
+                    };
                     self.diags.push(
-                        Diagnostic::error(span, format!("constraint name `{name}` (table `{table_name}`) is already used by table `{first_table}`"))
+                        Diagnostic::error(span, message)
                             .label("rendered name collides")
                             .related(*first, "first used here")
                             .help("give one of them an explicit `name:`, or change the naming template in `conventions.naming` (e.g. `{columns}` instead of `{column_0}`)"),
