@@ -27,6 +27,7 @@ system-deps:
 		(apt-get update && apt-get install -y --no-install-recommends postgresql-15 libpq-dev)
 
 test: system-deps tsql-venv diesel-cli
+	python3 runtime/tests/vectors/make_vectors.py --check
 	$(CARGO) test --workspace
 	$(MAKE) tsql-selftest
 	$(MAKE) test-tsql

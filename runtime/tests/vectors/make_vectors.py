@@ -502,8 +502,17 @@ def main():
         "decimals": decimal_table(),
         "vectors": out_vectors,
     }
+    text = layout(document)
+    if "--check" in sys.argv[1:]:
+        # `make test`: the committed file must be what this Python produces, so the
+        # Rust tests are judged by Python itself, not by a stale copy.
+        with open(OUT, encoding="ascii", newline="") as f:
+            if f.read() != text:
+                sys.exit("%s is not what this Python produces; run python3 %s and review the diff" % (OUT, document["generated_by"]))
+        print("hash vectors: %d vectors and the Python tables match %s" % (len(out_vectors), sys.version.split()[0]))
+        return
     with open(OUT, "w", encoding="ascii", newline="\n") as f:
-        f.write(layout(document))
+        f.write(text)
 
 
 def layout(document):
