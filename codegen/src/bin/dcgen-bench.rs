@@ -7,24 +7,26 @@ use std::time::{Duration, Instant};
 
 #[path = "bench_support/synthetic.rs"]
 mod synthetic;
+#[path = "bench_support/timing.rs"]
+mod timing;
+
+use timing::{median, ms};
 
 const RUNS: usize = 7;
 
-fn main() {
+fn main() -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
     let synthetic = tempfile::tempdir().expect("tempdir");
     std::fs::write(synthetic.path().join("spec.yaml"), synthetic::spec(1000, 20, 0)).expect("write synthetic spec");
 
-    let framework = median(|| generate(&root.join("spec")));
-    let tables1000 = median(|| generate(synthetic.path()));
+    let framework = median(RUNS, || Ok(generate(&root.join("spec"))))?;
+    let tables1000 = median(RUNS, || Ok(generate(synthetic.path())))?;
     println!("framework: median {:.1} ms over {RUNS} runs", ms(framework));
     println!("1,000 tables x 20 columns: median {:.1} ms over {RUNS} runs", ms(tables1000));
     println!("gen-bench: framework_ms={:.0} tables1000_ms={:.0}", ms(framework), ms(tables1000));
+    Ok(())
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 /// Load, resolve, plan and render everything into memory (writing files would time the
 /// disk, not the generator).
@@ -40,9 +42,3 @@ fn generate(spec: &Path) -> Duration {
     start.elapsed()
 }
 
-fn median(mut run: impl FnMut() -> Duration) -> Duration {
-    run(); // warm-up: page cache and template compilation
-    let mut times: Vec<Duration> = (0..RUNS).map(|_| run()).collect();
-    times.sort();
-    times[RUNS / 2]
-}

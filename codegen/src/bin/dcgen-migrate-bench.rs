@@ -6,13 +6,18 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 
 #[path = "bench_support/synthetic.rs"]
 mod synthetic;
+
+#[path = "bench_support/timing.rs"]
+mod timing;
+
+use timing::ms;
 
 const RUNS: usize = 7;
 
@@ -39,7 +44,7 @@ fn run() -> Result<(), String> {
     let before = model_of(before_dir.path())?;
     let after = model_of(after_dir.path())?;
 
-    let diff = median(|| {
+    let diff = timing::median(RUNS, || {
         // `Pending` owns its `before` model; cloning it is setup, outside the timing.
         let owned_before = before.clone();
         let start = Instant::now();
@@ -67,7 +72,7 @@ fn run() -> Result<(), String> {
         let sql = std::fs::read_to_string(entry.map_err(|e| e.to_string())?.path().join("up.sql")).map_err(|e| e.to_string())?;
         connection.batch_execute(&sql).map_err(|e| e.to_string())?;
     }
-    let verify = median(|| {
+    let verify = timing::median(RUNS, || {
         let start = Instant::now();
         let report = dcgen::verify::verify(&framework, &url, &dcgen::verify::Options::default()).map_err(|e| e.to_string())?;
         if report.has_drift() {
@@ -82,13 +87,4 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
-fn median(mut run: impl FnMut() -> Result<Duration, String>) -> Result<Duration, String> {
-    run()?;
-    let mut times = (0..RUNS).map(|_| run()).collect::<Result<Vec<_>, _>>()?;
-    times.sort();
-    Ok(times[RUNS / 2])
-}

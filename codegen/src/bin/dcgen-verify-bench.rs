@@ -6,10 +6,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
+
+#[path = "bench_support/timing.rs"]
+mod timing;
+
+use timing::ms;
 
 const RUNS: usize = 9;
 
@@ -44,7 +49,7 @@ fn run() -> Result<(), String> {
     let mut connection = PgConnection::establish(&url).map_err(|e| e.to_string())?;
     connection.batch_execute(&sql).map_err(|e| format!("applying {}: {e}", up.display()))?;
 
-    let in_process = median(|| {
+    let in_process = timing::median(RUNS, || {
         let start = Instant::now();
         let report = dcgen::verify::verify(&model, &url, &dcgen::verify::Options::default()).map_err(|e| e.to_string())?;
         if report.has_drift() {
@@ -52,7 +57,7 @@ fn run() -> Result<(), String> {
         }
         Ok(start.elapsed())
     })?;
-    let cli = median(|| {
+    let cli = timing::median(RUNS, || {
         let start = Instant::now();
         let output = Command::new(&dcgen).arg("verify").arg("--spec").arg(&spec).arg("--database-url").arg(&url).output().map_err(|e| e.to_string())?;
         let elapsed = start.elapsed();
@@ -72,14 +77,4 @@ fn up_sql(folder: &Path) -> Result<PathBuf, String> {
     Ok(entry.map_err(|e| e.to_string())?.path().join("up.sql"))
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
-/// One warm-up run (connection caches, page cache), then the median of `RUNS`.
-fn median(mut run: impl FnMut() -> Result<Duration, String>) -> Result<Duration, String> {
-    run()?;
-    let mut times = (0..RUNS).map(|_| run()).collect::<Result<Vec<_>, _>>()?;
-    times.sort();
-    Ok(times[RUNS / 2])
-}
