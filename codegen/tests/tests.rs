@@ -11,5 +11,6 @@ mod freshness;
 mod hash_cmd;
 mod migrations;
 mod print_schema;
+mod rollbacks;
 mod snapshots;
 mod verify;

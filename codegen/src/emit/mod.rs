@@ -4,6 +4,7 @@
 //! T-SQL.
 
 pub mod docs;
+pub mod migration;
 pub mod mssql;
 pub mod postgres;
 pub mod rust;

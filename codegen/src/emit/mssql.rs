@@ -9,7 +9,8 @@
 use serde::Serialize;
 
 use crate::model::*;
-use crate::plan::{ConstraintKind, Direction, Operation, Plan};
+use super::migration::{statements, SqlDialect};
+use crate::plan::{ConstraintKind, Current, Operation, Plan};
 
 /// `[name]`, with embedded closing brackets doubled.
 pub fn quote(identifier: &str) -> String {
@@ -100,14 +101,18 @@ fn literal(value: &Literal) -> String {
     }
 }
 
-/// A filtered index's WHERE clause.
+/// A filtered index's WHERE clause, with the model's column names.
 pub fn predicate_sql(table: &Table, predicate: &Predicate) -> String {
+    predicate_with(predicate, &|c| table.column(c).name.as_str())
+}
+
+fn predicate_with<'a>(predicate: &Predicate, name: &dyn Fn(ColumnId) -> &'a str) -> String {
     match predicate {
         Predicate::Equals(pairs) => pairs
             .iter()
             .map(|(column, value)| match value {
-                Literal::Null => format!("{} IS NULL", quote(&table.column(*column).name)),
-                other => format!("{} = {}", quote(&table.column(*column).name), literal(other)),
+                Literal::Null => format!("{} IS NULL", quote(name(*column))),
+                other => format!("{} = {}", quote(name(*column)), literal(other)),
             })
             .collect::<Vec<_>>()
             .join(" AND "),
@@ -164,8 +169,8 @@ fn primary_key_clustering(model: &Model, table: &Table) -> &'static str {
     }
 }
 
-fn column_list(table: &Table, columns: &[ColumnId]) -> String {
-    columns.iter().map(|c| quote(&table.column(*c).name)).collect::<Vec<_>>().join(", ")
+fn column_list(names: &[&str]) -> String {
+    names.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
 }
 
 #[derive(Serialize)]
@@ -222,6 +227,12 @@ struct SeedRow {
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Statement {
+    /// `CREATE SCHEMA` must be alone in its batch, so a guarded one runs through EXEC.
+    CreateSchema {
+        name: String,
+        name_literal: String,
+        create_literal: String,
+    },
     CreateTable {
         table: String,
         table_literal: String,
@@ -230,6 +241,7 @@ enum Statement {
         uniques: Vec<NamedColumns>,
         checks: Vec<CheckView>,
     },
+    /// Its indexes, triggers, constraints and extended properties go with it.
     DropTable {
         table: String,
     },
@@ -256,11 +268,6 @@ enum Statement {
         referenced_columns: String,
         on_delete: Option<&'static str>,
     },
-    DropForeignKey {
-        table: String,
-        table_literal: String,
-        name: String,
-    },
     CreateTrigger {
         name: String,
         table: String,
@@ -284,7 +291,7 @@ enum Statement {
         key_column: String,
         rows: Vec<SeedRow>,
     },
-    UnseedCodebook {
+    DeleteCodebookRows {
         table: String,
         table_literal: String,
         key_column: String,
@@ -356,44 +363,14 @@ enum Statement {
 struct ScriptView<'a> {
     notice: &'a str,
     title: &'a str,
-    /// The schema to create first, when it is not `dbo` (which every database has).
-    /// Only `up` creates it; `down` leaves it, since other objects may live there.
-    create_schema: Option<SchemaView>,
     statements: Vec<Statement>,
 }
 
-#[derive(Serialize)]
-struct SchemaView {
-    name: String,
-    name_literal: String,
-    /// `CREATE SCHEMA` must be alone in its batch, so a guarded one runs through EXEC.
-    create_literal: String,
-}
-
-fn schema_to_create(model: &Model) -> Option<SchemaView> {
-    let schema = &model.project.schema_mssql;
-    (schema != "dbo").then(|| SchemaView {
-        name: quote(schema),
-        name_literal: string_literal(schema),
-        create_literal: string_literal(&format!("CREATE SCHEMA {}", quote(schema))),
-    })
-}
-
-/// Render a plan's `up.sql` (from `before` to `after`) and `down.sql` (the inverse
-/// plan, rendered with the models swapped).
+/// Render a plan's `up.sql` (from `before` to `after`) and `down.sql` (its down
+/// operations, which refer into the models the other way round).
 pub fn migration(before: &Model, after: &Model, plan: &Plan, title: &str) -> Result<(String, String), crate::Error> {
-    let up = ScriptView {
-        notice: super::GENERATED_NOTICE,
-        title,
-        create_schema: schema_to_create(after).filter(|_| before.tables.is_empty()),
-        statements: plan.up.iter().filter_map(|op| statement(before, after, op, Direction::Up)).collect(),
-    };
-    let down = ScriptView {
-        notice: super::GENERATED_NOTICE,
-        title,
-        create_schema: None,
-        statements: plan.down.iter().filter_map(|op| statement(after, before, op, Direction::Down)).collect(),
-    };
+    let up = ScriptView { notice: super::GENERATED_NOTICE, title, statements: statements(&Mssql, before, after, &plan.up) };
+    let down = ScriptView { notice: super::GENERATED_NOTICE, title, statements: statements(&Mssql, after, before, &plan.down) };
     Ok((super::render("mssql/migration.sql", &up)?, super::render("mssql/migration.sql", &down)?))
 }
 
@@ -404,187 +381,168 @@ pub fn declarative_schema(model: &Model) -> Result<String, crate::Error> {
         "The {} schema for SQL Server 2019+, declaratively: every object, created once. For review and validation; databases are built by the migrations.",
         model.project.name
     );
-    let statements = crate::plan::initial(model)
-        .up
-        .iter()
-        .filter(|op| !matches!(op, Operation::SeedCodebook(_)))
-        .filter_map(|op| statement(model, model, op, Direction::Up))
-        .collect();
-    super::render("mssql/schema.sql", &ScriptView { notice: super::GENERATED_NOTICE, title: &title, create_schema: schema_to_create(model), statements })
+    let operations: Vec<Operation> = crate::plan::initial(model).up.into_iter().filter(|op| !matches!(op, Operation::SeedCodebook(_))).collect();
+    let empty = Model::empty_like(model);
+    super::render("mssql/schema.sql", &ScriptView { notice: super::GENERATED_NOTICE, title: &title, statements: statements(&Mssql, &empty, model, &operations) })
 }
 
-/// The statement for one operation; `before`/`after` are the models the operation's
-/// indices point into. `None` for operations SQL Server has nothing to do for.
-fn statement(before: &Model, after: &Model, operation: &Operation, direction: Direction) -> Option<Statement> {
-    if let Some(statement) = change_statement(before, after, operation, direction) {
-        return statement;
+/// SQL Server's words for each operation.
+struct Mssql;
+
+impl SqlDialect for Mssql {
+    type Statement = Statement;
+
+    /// `dbo` exists in every database.
+    fn create_schema(&self, model: &Model) -> Option<Statement> {
+        let schema = &model.project.schema_mssql;
+        (schema != "dbo").then(|| Statement::CreateSchema {
+            name: quote(schema),
+            name_literal: string_literal(schema),
+            create_literal: string_literal(&format!("CREATE SCHEMA {}", quote(schema))),
+        })
     }
-    let model = if operation.reads_before() { before } else { after };
-    Some(match *operation {
-        Operation::CreateTable(t) => create_table(model, model.table(t)),
-        Operation::DropTable(t) => Statement::DropTable { table: qualified(model, &model.table(t).name) },
-        Operation::CreateIndex(t, i) => {
-            let table = model.table(t);
-            let index = &table.indexes[i];
-            let columns = index
-                .columns
-                .iter()
-                .map(|c| format!("{}{}", quote(&table.column(c.column).name), if c.descending { " DESC" } else { "" }))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let table_name = qualified(model, &table.name);
-            Statement::CreateIndex {
-                name: quote(&index.name),
-                name_literal: string_literal(&index.name),
-                table_literal: string_literal(&table_name),
-                table: table_name,
-                unique: index.unique,
-                columns,
-                predicate: index.predicate.as_ref().map(|p| predicate_sql(table, p)),
-            }
-        }
-        Operation::DropIndex(t, i) => {
-            let table = model.table(t);
-            let table_name = qualified(model, &table.name);
-            Statement::DropIndex { name: quote(&table.indexes[i].name), table_literal: string_literal(&table_name), table: table_name }
-        }
-        Operation::AddForeignKey(t, i) => {
-            let table = model.table(t);
-            let fk = &table.foreign_keys[i];
-            let target = model.table(fk.referenced_table);
-            Statement::AddForeignKey {
-                table: qualified(model, &table.name),
-                name: quote(&fk.name),
-                // Constraints are schema objects in SQL Server, so OBJECT_ID finds them.
-                name_literal: string_literal(&qualified(model, &fk.name)),
-                columns: column_list(table, &fk.columns),
-                referenced_table: qualified(model, &target.name),
-                referenced_columns: column_list(target, &fk.referenced_columns),
-                on_delete: on_delete_sql(fk.on_delete),
-            }
-        }
-        Operation::DropForeignKey(t, i) => {
-            let table = model.table(t);
-            let table_name = qualified(model, &table.name);
-            Statement::DropForeignKey { name: quote(&table.foreign_keys[i].name), table_literal: string_literal(&table_name), table: table_name }
-        }
-        Operation::CreateTrigger(t, i) => {
-            let table = model.table(t);
-            let trigger = &table.triggers[i];
-            let column = table.column(trigger.column);
-            let join = table
-                .primary_key
-                .columns
-                .iter()
-                .map(|c| {
-                    let name = quote(&table.column(*c).name);
-                    format!("[t].{name} = [i].{name}")
-                })
-                .collect::<Vec<_>>()
-                .join(" AND ");
-            Statement::CreateTrigger {
-                name: qualified(model, &trigger.name),
-                table: qualified(model, &table.name),
-                column: quote(&column.name),
-                now: now_for(column.ty.storage(model)),
-                join,
-            }
-        }
-        Operation::DropTrigger(t, i) => Statement::DropTrigger { name: qualified(model, &model.table(t).triggers[i].name) },
-        Operation::SetComments(t) => Statement::SetComments { comments: comments(model, model.table(t)) },
-        Operation::RemoveComments(t) => Statement::RemoveComments { comments: comments(model, model.table(t)) },
-        Operation::SeedCodebook(t) => seed(model, model.table(t)),
-        Operation::UnseedCodebook(t) => {
-            let table = model.table(t);
-            let (key_column, keys) = codebook_keys(model, table);
-            let table_name = qualified(model, &table.name);
-            Statement::UnseedCodebook { table_literal: string_literal(&table_name), table: table_name, key_column, keys }
-        }
-        _ => unreachable!("change_statement handles every other operation"),
-    })
-}
 
-/// Statements for the operations of incremental migrations. `Some(None)`: nothing to do
-/// on SQL Server; `None`: not one of these operations.
-fn change_statement(before: &Model, after: &Model, operation: &Operation, direction: Direction) -> Option<Option<Statement>> {
-    let table_of = |model: &Model, t: TableId| qualified(model, &model.table(t).name);
-    // A kept table under the name it has when the operation runs.
-    let current = |tb: TableId, ta: TableId| qualified(after, &direction.current_table(before, after, tb, ta).name);
-    Some(Some(match operation {
-        Operation::RenameTable { before: b, after: a } => {
-            let new_name = &after.table(*a).name;
-            Statement::RenameTable {
-                from_literal: string_literal(&table_of(before, *b)),
-                to_object_literal: string_literal(&table_of(after, *a)),
-                to_literal: string_literal(new_name),
-            }
+    fn create_table(&self, t: &Current) -> Statement {
+        let (model, table) = (t.model, t.table);
+        let columns = table.columns.iter().map(|c| column_view(model, c)).collect();
+        let named = |key: &Key| NamedColumns { name: quote(&key.name), columns: column_list(&t.columns(&key.columns)) };
+        // Every check, the ISJSON ones for json and array columns included; partitioning
+        // is PostgreSQL's only and is left out.
+        let checks = table.checks.iter().map(|c| CheckView { name: quote(&c.name), expression: c.expression.mssql.clone() }).collect();
+        let table_name = qualified(model, t.name);
+        Statement::CreateTable {
+            table_literal: string_literal(&table_name),
+            table: table_name,
+            columns,
+            primary_key: PrimaryKeyView {
+                name: quote(&table.primary_key.name),
+                clustering: primary_key_clustering(model, table),
+                columns: column_list(&t.columns(&table.primary_key.columns)),
+            },
+            uniques: table.uniques.iter().map(named).collect(),
+            checks,
         }
-        Operation::AddColumn((t, c)) => {
-            let table = after.table(*t);
-            let column = table.column(*c);
-            Statement::AddColumn {
-                table: table_of(after, *t),
-                table_literal: string_literal(&table_of(after, *t)),
-                column_literal: string_literal(&column.name),
-                column: column_view(after, column),
-            }
+    }
+
+    fn drop_table(&self, t: &Current) -> Statement {
+        Statement::DropTable { table: qualified(t.model, t.name) }
+    }
+
+    fn rename_table(&self, t: &Current, renamed: &Current) -> Statement {
+        Statement::RenameTable {
+            from_literal: string_literal(&qualified(t.model, t.name)),
+            to_object_literal: string_literal(&qualified(renamed.model, renamed.name)),
+            to_literal: string_literal(renamed.name),
         }
-        Operation::DropColumn((t, c)) => {
-            let column = before.table(*t).column(*c);
-            Statement::DropColumn {
-                table: table_of(before, *t),
-                table_literal: string_literal(&table_of(before, *t)),
-                column: quote(&column.name),
-                column_literal: string_literal(&column.name),
-                default_name: column.default_constraint.as_ref().map(|d| quote(d)),
-            }
+    }
+
+    fn add_column(&self, t: &Current, column: ColumnId) -> Statement {
+        let column = t.table.column(column);
+        let table = qualified(t.model, t.name);
+        Statement::AddColumn { table_literal: string_literal(&table), table, column_literal: string_literal(&column.name), column: column_view(t.model, column) }
+    }
+
+    fn drop_column(&self, t: &Current, column: ColumnId) -> Statement {
+        let name = t.column(column);
+        let table = qualified(t.model, t.name);
+        Statement::DropColumn {
+            table_literal: string_literal(&table),
+            table,
+            column: quote(name),
+            column_literal: string_literal(name),
+            default_name: t.table.column(column).default_constraint.as_deref().map(|d| quote(t.constraint(d))),
         }
-        Operation::RenameColumn { before: (tb, cb), after: (ta, ca) } => {
-            let table = current(*tb, *ta);
-            let old = &before.table(*tb).column(*cb).name;
-            Statement::RenameColumn {
-                table_literal: string_literal(&table),
-                from_literal: string_literal(old),
-                from_object_literal: string_literal(&format!("{table}.{}", quote(old))),
-                to_literal: string_literal(&after.table(*ta).column(*ca).name),
-            }
+    }
+
+    fn rename_column(&self, t: &Current, from: &str, to: &str) -> Statement {
+        let table = qualified(t.model, t.name);
+        Statement::RenameColumn {
+            table_literal: string_literal(&table),
+            from_literal: string_literal(from),
+            from_object_literal: string_literal(&format!("{table}.{}", quote(from))),
+            to_literal: string_literal(to),
         }
-        Operation::AlterColumn { before: (tb, cb), after: (ta, ca) } => {
-            let (old, new) = (before.table(*tb).column(*cb), after.table(*ta).column(*ca));
-            let (old_type, new_type) = (type_name(before, &old.ty), type_name(after, &new.ty));
-            let definition = (old_type != new_type || old.nullable != new.nullable)
-                .then(|| format!("{} {new_type} {}", quote(&new.name), if new.nullable { "NULL" } else { "NOT NULL" }));
-            // SQL Server refuses to alter a column its default depends on: drop it first
-            // and add it back under its (possibly new) name.
-            Statement::AlterColumn {
-                table: current(*tb, *ta),
-                column: quote(&new.name),
-                drop_default: old.default_constraint.as_ref().filter(|_| old.default.is_some()).map(|d| quote(d)),
-                backfill: (old.nullable && !new.nullable).then(|| default_sql(after, new)).flatten(),
-                definition,
-                add_default: default_sql(after, new).map(|expression| DefaultView { name: quote(new.default_constraint.as_deref().unwrap_or_default()), expression }),
-            }
+    }
+
+    fn alter_column(&self, t: &Current, column: ColumnId, was: &Current, was_column: ColumnId) -> Statement {
+        let (old, new) = (was.table.column(was_column), t.table.column(column));
+        let name = t.column(column);
+        let (old_type, new_type) = (type_name(was.model, &old.ty), type_name(t.model, &new.ty));
+        let definition = (old_type != new_type || old.nullable != new.nullable).then(|| format!("{} {new_type} {}", quote(name), if new.nullable { "NULL" } else { "NOT NULL" }));
+        // SQL Server refuses to alter a column its default depends on: drop it first
+        // and add it back under its (possibly new) name.
+        Statement::AlterColumn {
+            table: qualified(t.model, t.name),
+            column: quote(name),
+            drop_default: old.default_constraint.as_deref().filter(|_| old.default.is_some()).map(|d| quote(was.constraint(d))),
+            backfill: (old.nullable && !new.nullable).then(|| default_sql(t.model, new)).flatten(),
+            definition,
+            add_default: default_sql(t.model, new).map(|expression| DefaultView { name: quote(new.default_constraint.as_deref().unwrap_or_default()), expression }),
         }
-        Operation::AddPrimaryKey(t) => {
-            let table = after.table(*t);
-            let key = &table.primary_key;
-            add_constraint(after, *t, &key.name, format!("PRIMARY KEY {} ({})", primary_key_clustering(after, table), column_list(table, &key.columns)))
+    }
+
+    fn add_primary_key(&self, t: &Current) -> Statement {
+        let key = &t.table.primary_key;
+        add_constraint(t, &key.name, format!("PRIMARY KEY {} ({})", primary_key_clustering(t.model, t.table), column_list(&t.columns(&key.columns))))
+    }
+
+    fn add_unique(&self, t: &Current, unique: usize) -> Statement {
+        let unique = &t.table.uniques[unique];
+        add_constraint(t, &unique.name, format!("UNIQUE NONCLUSTERED ({})", column_list(&t.columns(&unique.columns))))
+    }
+
+    fn add_check(&self, t: &Current, check: usize) -> Option<Statement> {
+        let check = &t.table.checks[check];
+        Some(add_constraint(t, &check.name, format!("CHECK ({})", check.expression.mssql)))
+    }
+
+    fn drop_check(&self, t: &Current, check: usize) -> Option<Statement> {
+        Some(self.drop_constraint(t, t.constraint(&t.table.checks[check].name)))
+    }
+
+    fn create_index(&self, t: &Current, index: usize) -> Statement {
+        let index = &t.table.indexes[index];
+        let columns = index.columns.iter().map(|c| format!("{}{}", quote(t.column(c.column)), if c.descending { " DESC" } else { "" })).collect::<Vec<_>>().join(", ");
+        let table = qualified(t.model, t.name);
+        Statement::CreateIndex {
+            name: quote(&index.name),
+            name_literal: string_literal(&index.name),
+            table_literal: string_literal(&table),
+            table,
+            unique: index.unique,
+            columns,
+            predicate: index.predicate.as_ref().map(|p| predicate_with(p, &|c| t.column(c))),
         }
-        Operation::DropPrimaryKey(t) => drop_constraint(before, *t, &before.table(*t).primary_key.name),
-        Operation::AddUnique(t, i) => {
-            let table = after.table(*t);
-            let unique = &table.uniques[*i];
-            add_constraint(after, *t, &unique.name, format!("UNIQUE NONCLUSTERED ({})", column_list(table, &unique.columns)))
+    }
+
+    fn drop_index(&self, t: &Current, index: usize) -> Statement {
+        let table = qualified(t.model, t.name);
+        Statement::DropIndex { name: quote(t.constraint(&t.table.indexes[index].name)), table_literal: string_literal(&table), table }
+    }
+
+    fn add_foreign_key(&self, t: &Current, foreign_key: usize, target: &Current) -> Statement {
+        let fk = &t.table.foreign_keys[foreign_key];
+        Statement::AddForeignKey {
+            table: qualified(t.model, t.name),
+            name: quote(&fk.name),
+            // Constraints are schema objects in SQL Server, so OBJECT_ID finds them.
+            name_literal: string_literal(&qualified(t.model, &fk.name)),
+            columns: column_list(&t.columns(&fk.columns)),
+            referenced_table: qualified(target.model, target.name),
+            referenced_columns: column_list(&target.columns(&fk.referenced_columns)),
+            on_delete: on_delete_sql(fk.on_delete),
         }
-        Operation::DropUnique(t, i) => drop_constraint(before, *t, &before.table(*t).uniques[*i].name),
-        Operation::AddCheck(t, i) => {
-            let check = &after.table(*t).checks[*i];
-            add_constraint(after, *t, &check.name, format!("CHECK ({})", check.expression.mssql))
-        }
-        Operation::DropCheck(t, i) => drop_constraint(before, *t, &before.table(*t).checks[*i].name),
-        Operation::RenameConstraint { table: (tb, ta), kind, before: from, after: to } => match kind {
+    }
+
+    fn drop_constraint(&self, t: &Current, name: &str) -> Statement {
+        let table = qualified(t.model, t.name);
+        Statement::DropConstraint { table_literal: string_literal(&table), table, name: quote(name) }
+    }
+
+    fn rename_constraint(&self, t: &Current, kind: ConstraintKind, from: &str, to: &str) -> Option<Statement> {
+        Some(match kind {
             ConstraintKind::Index => {
-                let table = current(*tb, *ta);
+                let table = qualified(t.model, t.name);
                 Statement::RenameIndex {
                     table_literal: string_literal(&table),
                     from_literal: string_literal(from),
@@ -592,77 +550,107 @@ fn change_statement(before: &Model, after: &Model, operation: &Operation, direct
                     to_literal: string_literal(to),
                 }
             }
-            _ => Statement::RenameObject { from_literal: string_literal(&qualified(after, from)), to_literal: string_literal(to) },
-        },
-        Operation::ChangeTableComment { before: b, after: a } => {
-            let table = after.table(*a);
-            comment_statement(after, &direction.current_table(before, after, *b, *a).name, None, table.comment.as_deref())
-        }
-        Operation::ChangeColumnComment { before: b, after: a } => {
-            let Some((ta, c)) = *a else { return Some(None) };
-            let name = match (direction, b) {
-                (Direction::Down, Some((tb, _))) => before.table(*tb).name.clone(),
-                _ => after.table(ta).name.clone(),
-            };
-            let column = after.table(ta).column(c);
-            comment_statement(after, &name, Some(&column.name), column.comment.as_deref())
-        }
-        Operation::InsertCodebookRow(t, v) => {
-            let Statement::SeedCodebook { table, columns, key_column, mut rows } = seed(after, after.table(*t)) else { return Some(None) };
-            let row = rows.swap_remove(*v);
-            Statement::SeedCodebook { table, columns, key_column, rows: vec![row] }
-        }
-        Operation::DeleteCodebookRow(t, v) => {
-            let table = before.table(*t);
-            let (key_column, _) = codebook_keys(before, table);
-            let value = &before.enum_(table.codebook_of?).values[*v].value;
-            Statement::UnseedCodebook { table: table_of(before, *t), table_literal: string_literal(&table_of(before, *t)), key_column, keys: enum_literal(value) }
-        }
-        Operation::UpdateCodebookRow { before: (tb, vb), after: (ta, va) } => {
-            let table = after.table(*ta);
-            let rows = super::codebook_rows(after, table);
-            let row = &rows.rows[*va];
-            let was_deprecated = before.enum_(before.table(*tb).codebook_of?).values[*vb].deprecated;
-            let mut assignments = vec![format!("{} = {}", quote(&rows.columns[1]), string_literal(&row.description))];
-            if rows.has_hash {
-                assignments.push(format!("{} = {}", quote(&rows.columns[2]), string_literal(&row.sha)));
-            }
-            if rows.has_archive && was_deprecated != row.deprecated {
-                let archive = rows.columns.last().expect("archive column");
-                let now = table.role(Role::Archive).map(|c| now_for(table.column(c).ty.storage(after))).unwrap_or("SYSUTCDATETIME()");
-                assignments.push(format!("{} = {}", quote(archive), if row.deprecated { now } else { "NULL" }));
-            }
-            Statement::UpdateCodebookRow { table: current(*tb, *ta), assignments: assignments.join(", "), key_column: quote(&rows.columns[0]), key: enum_literal(&row.value) }
-        }
-        _ => return None,
-    }))
-}
+            _ => Statement::RenameObject { from_literal: string_literal(&qualified(t.model, from)), to_literal: string_literal(to) },
+        })
+    }
 
-fn add_constraint(model: &Model, table: TableId, name: &str, definition: String) -> Statement {
-    Statement::AddConstraint {
-        table: qualified(model, &model.table(table).name),
-        name: quote(name),
-        name_literal: string_literal(&qualified(model, name)),
-        definition,
+    fn create_trigger(&self, t: &Current, trigger: usize) -> Statement {
+        let trigger = &t.table.triggers[trigger];
+        let join = t
+            .columns(&t.table.primary_key.columns)
+            .iter()
+            .map(|name| {
+                let name = quote(name);
+                format!("[t].{name} = [i].{name}")
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        Statement::CreateTrigger {
+            name: qualified(t.model, &trigger.name),
+            table: qualified(t.model, t.name),
+            column: quote(t.column(trigger.column)),
+            now: now_for(t.table.column(trigger.column).ty.storage(t.model)),
+            join,
+        }
+    }
+
+    fn drop_trigger(&self, t: &Current, trigger: usize) -> Statement {
+        Statement::DropTrigger { name: qualified(t.model, t.constraint(&t.table.triggers[trigger].name)) }
+    }
+
+    fn set_comments(&self, t: &Current) -> Statement {
+        let mut comments = Vec::new();
+        if let Some(text) = &t.table.comment {
+            comments.push(comment_view(t, None, text));
+        }
+        for (index, column) in t.table.columns.iter().enumerate() {
+            if let Some(text) = &column.comment {
+                comments.push(comment_view(t, Some(ColumnId(index)), text));
+            }
+        }
+        Statement::SetComments { comments }
+    }
+
+    fn set_table_comment(&self, t: &Current) -> Statement {
+        set_or_remove_comment(t, None, t.table.comment.as_deref())
+    }
+
+    fn set_column_comment(&self, t: &Current, column: ColumnId) -> Statement {
+        set_or_remove_comment(t, Some(column), t.table.column(column).comment.as_deref())
+    }
+
+    fn seed_codebook(&self, t: &Current) -> Statement {
+        seed(t, None)
+    }
+
+    fn insert_codebook_row(&self, t: &Current, value: usize) -> Statement {
+        seed(t, Some(value))
+    }
+
+    fn delete_codebook_row(&self, t: &Current, value: usize) -> Statement {
+        let key_column = t.table.role(Role::EnumValue).map(|c| quote(t.column(c))).unwrap_or_default();
+        let keys = t.table.codebook_of.map(|e| enum_literal(&t.model.enum_(e).values[value].value)).unwrap_or_default();
+        let table = qualified(t.model, t.name);
+        Statement::DeleteCodebookRows { table_literal: string_literal(&table), table, key_column, keys }
+    }
+
+    fn update_codebook_row(&self, t: &Current, value: usize, was: &Current, was_value: usize) -> Statement {
+        let rows = super::codebook_rows(t.model, t.table);
+        let row = &rows.rows[value];
+        let was_deprecated = was.table.codebook_of.map(|e| was.model.enum_(e).values[was_value].deprecated).unwrap_or(row.deprecated);
+        let column = |role: Role| t.table.role(role).map(|c| quote(t.column(c)));
+        let mut assignments = vec![format!("{} = {}", column(Role::EnumDescription).unwrap_or_default(), string_literal(&row.description))];
+        if let Some(hash) = column(Role::Hash) {
+            assignments.push(format!("{hash} = {}", string_literal(&row.sha)));
+        }
+        if let (Some(archive), true) = (column(Role::Archive), was_deprecated != row.deprecated) {
+            let now = t.table.role(Role::Archive).map(|c| now_for(t.table.column(c).ty.storage(t.model))).unwrap_or("SYSUTCDATETIME()");
+            assignments.push(format!("{archive} = {}", if row.deprecated { now } else { "NULL" }));
+        }
+        Statement::UpdateCodebookRow { table: qualified(t.model, t.name), assignments: assignments.join(", "), key_column: column(Role::EnumValue).unwrap_or_default(), key: enum_literal(&row.value) }
     }
 }
 
-fn drop_constraint(model: &Model, table: TableId, name: &str) -> Statement {
-    let table_name = qualified(model, &model.table(table).name);
-    Statement::DropConstraint { table_literal: string_literal(&table_name), table: table_name, name: quote(name) }
+fn add_constraint(t: &Current, name: &str, definition: String) -> Statement {
+    Statement::AddConstraint { table: qualified(t.model, t.name), name: quote(name), name_literal: string_literal(&qualified(t.model, name)), definition }
+}
+
+/// One `MS_Description` of the table (`column` `None`) or of a column.
+fn comment_view(t: &Current, column: Option<ColumnId>, text: &str) -> CommentView {
+    CommentView {
+        schema: string_literal(&t.model.project.schema_mssql),
+        table: string_literal(t.name),
+        column: column.map(|c| string_literal(t.column(c))),
+        text: string_literal(text),
+    }
 }
 
 /// Set (or, with no text, remove) one `MS_Description`.
-fn comment_statement(model: &Model, table: &str, column: Option<&str>, text: Option<&str>) -> Statement {
-    let view = CommentView {
-        schema: string_literal(&model.project.schema_mssql),
-        table: string_literal(table),
-        column: column.map(string_literal),
-        text: text.map(string_literal).unwrap_or_default(),
-    };
+fn set_or_remove_comment(t: &Current, column: Option<ColumnId>, text: Option<&str>) -> Statement {
+    let view = comment_view(t, column, text.unwrap_or_default());
     match text {
         Some(_) => Statement::SetComments { comments: vec![view] },
-        None => Statement::RemoveComments { comments: vec![view] },
+        None => Statement::RemoveComments { comments: vec![CommentView { text: String::new(), ..view }] },
     }
 }
 
@@ -676,71 +664,20 @@ fn column_view(model: &Model, c: &Column) -> ColumnView {
     }
 }
 
-fn create_table(model: &Model, table: &Table) -> Statement {
-    let columns = table
-        .columns
-        .iter()
-        .map(|c| column_view(model, c))
-        .collect();
-    let named = |key: &Key| NamedColumns { name: quote(&key.name), columns: column_list(table, &key.columns) };
-    // Every check, the ISJSON ones for json and array columns included; partitioning
-    // is PostgreSQL's only and is left out.
-    let checks = table.checks.iter().map(|c| CheckView { name: quote(&c.name), expression: c.expression.mssql.clone() }).collect();
-    let table_name = qualified(model, &table.name);
-    Statement::CreateTable {
-        table_literal: string_literal(&table_name),
-        table: table_name,
-        columns,
-        primary_key: PrimaryKeyView {
-            name: quote(&table.primary_key.name),
-            clustering: primary_key_clustering(model, table),
-            columns: column_list(table, &table.primary_key.columns),
-        },
-        uniques: table.uniques.iter().map(named).collect(),
-        checks,
-    }
-}
-
-/// The table's and its columns' comments, as `MS_Description` extended properties.
-fn comments(model: &Model, table: &Table) -> Vec<CommentView> {
-    let schema = string_literal(&model.project.schema_mssql);
-    let table_literal = string_literal(&table.name);
-    let mut out = Vec::new();
-    if let Some(text) = &table.comment {
-        out.push(CommentView { schema: schema.clone(), table: table_literal.clone(), column: None, text: string_literal(text) });
-    }
-    for column in &table.columns {
-        if let Some(text) = &column.comment {
-            out.push(CommentView {
-                schema: schema.clone(),
-                table: table_literal.clone(),
-                column: Some(string_literal(&column.name)),
-                text: string_literal(text),
-            });
-        }
-    }
-    out
-}
-
-/// The codebook's key column and its values as an SQL list.
-fn codebook_keys(model: &Model, table: &Table) -> (String, String) {
-    let value_column = table.role(Role::EnumValue).map(|c| quote(&table.column(c).name)).unwrap_or_default();
-    let enum_ = table.codebook_of.map(|e| model.enum_(e));
-    let keys = enum_.map(|e| e.values.iter().map(|v| enum_literal(&v.value)).collect::<Vec<_>>().join(", ")).unwrap_or_default();
-    (value_column, keys)
-}
-
 /// One guarded INSERT per value (a MERGE over VALUES would type an all-NULL column as
-/// int, which does not convert to datetime2).
-fn seed(model: &Model, table: &Table) -> Statement {
-    let rows = super::codebook_rows(model, table);
-    let columns = rows.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
-    let archive_now = table.role(Role::Archive).map(|c| now_for(table.column(c).ty.storage(model))).unwrap_or("SYSUTCDATETIME()");
-    let key_column = rows.columns.first().map(|c| quote(c)).unwrap_or_default();
-    let rows = rows
+/// int, which does not convert to datetime2); `only` one value, or all.
+fn seed(t: &Current, only: Option<usize>) -> Statement {
+    let rows = super::codebook_rows(t.model, t.table);
+    let current = |name: &str| quote(t.table.column_by_name(name).map(|c| t.column(c)).unwrap_or(name));
+    let columns = rows.columns.iter().map(|c| current(c)).collect::<Vec<_>>().join(", ");
+    let archive_now = t.table.role(Role::Archive).map(|c| now_for(t.table.column(c).ty.storage(t.model))).unwrap_or("SYSUTCDATETIME()");
+    let key_column = rows.columns.first().map(|c| current(c)).unwrap_or_default();
+    let seed_rows = rows
         .rows
         .iter()
-        .map(|row| {
+        .enumerate()
+        .filter(|(index, _)| only.is_none_or(|v| v == *index))
+        .map(|(_, row)| {
             let key = enum_literal(&row.value);
             let mut values = vec![key.clone(), string_literal(&row.description)];
             if rows.has_hash {
@@ -752,7 +689,7 @@ fn seed(model: &Model, table: &Table) -> Statement {
             SeedRow { key, values: values.join(", ") }
         })
         .collect();
-    Statement::SeedCodebook { table: qualified(model, &table.name), columns, key_column, rows }
+    Statement::SeedCodebook { table: qualified(t.model, t.name), columns, key_column, rows: seed_rows }
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 use crate::model::*;
-use crate::plan::{ConstraintKind, Direction, Operation, Plan};
+use super::migration::{statements, SqlDialect};
+use crate::plan::{ConstraintKind, Current, Plan};
 
 /// `"name"`, with embedded quotes doubled.
 pub fn quote(identifier: &str) -> String {
@@ -83,13 +84,18 @@ fn literal(value: &Literal) -> String {
     }
 }
 
+/// A partial index's WHERE clause, with the model's column names.
 pub fn predicate_sql(table: &Table, predicate: &Predicate) -> String {
+    predicate_with(predicate, &|c| table.column(c).name.as_str())
+}
+
+fn predicate_with<'a>(predicate: &Predicate, name: &dyn Fn(ColumnId) -> &'a str) -> String {
     match predicate {
         Predicate::Equals(pairs) => pairs
             .iter()
             .map(|(column, value)| match value {
-                Literal::Null => format!("{} IS NULL", quote(&table.column(*column).name)),
-                other => format!("{} = {}", quote(&table.column(*column).name), literal(other)),
+                Literal::Null => format!("{} IS NULL", quote(name(*column))),
+                other => format!("{} = {}", quote(name(*column)), literal(other)),
             })
             .collect::<Vec<_>>()
             .join(" AND "),
@@ -97,8 +103,8 @@ pub fn predicate_sql(table: &Table, predicate: &Predicate) -> String {
     }
 }
 
-fn column_list(table: &Table, columns: &[ColumnId]) -> String {
-    columns.iter().map(|c| quote(&table.column(*c).name)).collect::<Vec<_>>().join(", ")
+fn column_list(names: &[&str]) -> String {
+    names.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
 }
 
 #[derive(Serialize)]
@@ -131,6 +137,7 @@ struct CommentView {
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Statement {
+    CreateSchema { name: String },
     CreateTable {
         table: String,
         columns: Vec<ColumnView>,
@@ -140,16 +147,16 @@ enum Statement {
         partition: Option<String>,
         default_partition: Option<String>,
     },
-    DropTable { table: String },
+    /// The table, then its trigger functions (which are not part of it).
+    DropTable { table: String, functions: Vec<String> },
     CreateIndex { name: String, table: String, unique: bool, columns: String, predicate: Option<String> },
     DropIndex { name: String },
     AddForeignKey { table: String, name: String, columns: String, referenced_table: String, referenced_columns: String, on_delete: Option<String> },
-    DropForeignKey { table: String, name: String },
     CreateTrigger { table: String, name: String, function: String, column: String, now: String },
     DropTrigger { table: String, name: String, function: String },
     Comments { comments: Vec<CommentView> },
     SeedCodebook { table: String, columns: String, rows: Vec<String> },
-    UnseedCodebook { table: String, key_column: String, keys: String },
+    DeleteCodebookRows { table: String, key_column: String, keys: String },
     RenameTable { from: String, to: String, partition: Option<(String, String)> },
     AddColumn { table: String, column: ColumnView },
     DropColumn { table: String, column: String },
@@ -171,218 +178,256 @@ struct MigrationView<'a> {
     statements: Vec<Statement>,
 }
 
-/// Render a plan's `up.sql` (from `before` to `after`) and `down.sql` (the inverse
-/// plan, rendered with the models swapped).
+/// Render a plan's `up.sql` (from `before` to `after`) and `down.sql` (its down
+/// operations, which refer into the models the other way round).
 pub fn migration(before: &Model, after: &Model, plan: &Plan, title: &str) -> Result<(String, String), crate::Error> {
-    let up = MigrationView { notice: super::GENERATED_NOTICE, title, statements: plan.up.iter().filter_map(|op| statement(before, after, op, Direction::Up)).collect() };
-    let down = MigrationView { notice: super::GENERATED_NOTICE, title, statements: plan.down.iter().filter_map(|op| statement(after, before, op, Direction::Down)).collect() };
+    let up = MigrationView { notice: super::GENERATED_NOTICE, title, statements: statements(&Postgres, before, after, &plan.up) };
+    let down = MigrationView { notice: super::GENERATED_NOTICE, title, statements: statements(&Postgres, after, before, &plan.down) };
     Ok((super::render("postgres/migration.sql", &up)?, super::render("postgres/migration.sql", &down)?))
 }
 
-/// The statement for one operation; `before`/`after` are the models the operation's
-/// indices point into. `None` for operations PostgreSQL has nothing to do for.
-fn statement(before: &Model, after: &Model, operation: &Operation, direction: Direction) -> Option<Statement> {
-    if let Some(statement) = change_statement(before, after, operation, direction) {
-        return statement;
-    }
-    let model = if operation.reads_before() { before } else { after };
-    Some(match *operation {
-        Operation::CreateTable(t) => create_table(model, model.table(t)),
-        Operation::DropTable(t) => Statement::DropTable { table: qualified(model, &model.table(t).name) },
-        Operation::CreateIndex(t, i) => {
-            let table = model.table(t);
-            let index = &table.indexes[i];
-            let columns = index
-                .columns
-                .iter()
-                .map(|c| format!("{}{}", quote(&table.column(c.column).name), if c.descending { " DESC" } else { "" }))
-                .collect::<Vec<_>>()
-                .join(", ");
-            Statement::CreateIndex {
-                name: quote(&index.name),
-                table: qualified(model, &table.name),
-                unique: index.unique,
-                columns,
-                predicate: index.predicate.as_ref().map(|p| predicate_sql(table, p)),
-            }
-        }
-        Operation::DropIndex(t, i) => Statement::DropIndex { name: qualified(model, &model.table(t).indexes[i].name) },
-        Operation::AddForeignKey(t, i) => {
-            let table = model.table(t);
-            let fk = &table.foreign_keys[i];
-            let target = model.table(fk.referenced_table);
-            Statement::AddForeignKey {
-                table: qualified(model, &table.name),
-                name: quote(&fk.name),
-                columns: column_list(table, &fk.columns),
-                referenced_table: qualified(model, &target.name),
-                referenced_columns: column_list(target, &fk.referenced_columns),
-                on_delete: (fk.on_delete != OnDelete::NoAction).then(|| fk.on_delete.sql().to_string()),
-            }
-        }
-        Operation::DropForeignKey(t, i) => {
-            let table = model.table(t);
-            Statement::DropForeignKey { table: qualified(model, &table.name), name: quote(&table.foreign_keys[i].name) }
-        }
-        Operation::CreateTrigger(t, i) => {
-            let table = model.table(t);
-            let trigger = &table.triggers[i];
-            let column = table.column(trigger.column);
-            Statement::CreateTrigger {
-                table: qualified(model, &table.name),
-                name: quote(&trigger.name),
-                function: qualified(model, &trigger.name),
-                column: quote(&column.name),
-                now: now_for(&column.ty).to_string(),
-            }
-        }
-        Operation::DropTrigger(t, i) => {
-            let table = model.table(t);
-            let trigger = &table.triggers[i];
-            Statement::DropTrigger { table: qualified(model, &table.name), name: quote(&trigger.name), function: qualified(model, &trigger.name) }
-        }
-        Operation::SetComments(t) => Statement::Comments { comments: comments(model, model.table(t), true) },
-        Operation::RemoveComments(t) => Statement::Comments { comments: comments(model, model.table(t), false) },
-        Operation::SeedCodebook(t) => seed(model, model.table(t)),
-        Operation::UnseedCodebook(t) => {
-            let table = model.table(t);
-            let (key_column, keys) = codebook_keys(model, table);
-            Statement::UnseedCodebook { table: qualified(model, &table.name), key_column, keys }
-        }
-        _ => unreachable!("change_statement handles every other operation"),
-    })
-}
+/// PostgreSQL's words for each operation.
+struct Postgres;
 
-/// Statements for the operations of incremental migrations. `Some(None)`: nothing to do
-/// on PostgreSQL; `None`: not one of these operations.
-fn change_statement(before: &Model, after: &Model, operation: &Operation, direction: Direction) -> Option<Option<Statement>> {
-    let table_of = |model: &Model, t: TableId| qualified(model, &model.table(t).name);
-    // A kept table under the name it has when the operation runs.
-    let current = |tb: TableId, ta: TableId| qualified(after, &direction.current_table(before, after, tb, ta).name);
-    Some(Some(match operation {
-        Operation::RenameTable { before: b, after: a } => {
-            let (old, new) = (&before.table(*b).name, &after.table(*a).name);
-            let partition = after.table(*a).partition.as_ref().filter(|p| p.by != PartitionBy::Hash).map(|_| (qualified(before, &format!("{old}_default")), quote(&format!("{new}_default"))));
-            Statement::RenameTable { from: qualified(before, old), to: quote(new), partition }
+/// Schemas every database has (`pg_temp` is where `dcgen verify` builds its copy).
+const SCHEMAS_THAT_EXIST: [&str; 2] = ["public", "pg_temp"];
+
+impl SqlDialect for Postgres {
+    type Statement = Statement;
+
+    fn create_schema(&self, model: &Model) -> Option<Statement> {
+        let schema = &model.project.schema_postgres;
+        (!SCHEMAS_THAT_EXIST.contains(&schema.as_str())).then(|| Statement::CreateSchema { name: quote(schema) })
+    }
+
+    fn create_table(&self, t: &Current) -> Statement {
+        let (model, table) = (t.model, t.table);
+        let columns = table.columns.iter().map(|c| column_view(model, c)).collect();
+        let named = |key: &Key| NamedColumns { name: quote(&key.name), columns: column_list(&t.columns(&key.columns)) };
+        let checks = table
+            .checks
+            .iter()
+            .filter(|c| c.origin != CheckOrigin::MssqlJson)
+            .map(|c| CheckView { name: quote(&c.name), expression: c.expression.postgres.clone() })
+            .collect();
+        let partition = table.partition.as_ref().map(|p| format!("{} ({})", p.by.sql(), quote(t.column(p.column))));
+        // Rows outside every explicit partition land here instead of failing the insert;
+        // partitions per interval are created by operations, not by the schema.
+        // PostgreSQL allows no default partition for HASH partitioning.
+        let default_partition = table.partition.as_ref().filter(|p| p.by != PartitionBy::Hash).map(|_| qualified(model, &format!("{}_default", t.name)));
+        Statement::CreateTable {
+            table: qualified(model, t.name),
+            columns,
+            primary_key: named(&table.primary_key),
+            uniques: table.uniques.iter().map(named).collect(),
+            checks,
+            partition,
+            default_partition,
         }
-        Operation::AddColumn((t, c)) => {
-            let column = after.table(*t).column(*c);
-            Statement::AddColumn { table: table_of(after, *t), column: column_view(after, column) }
+    }
+
+    fn drop_table(&self, t: &Current) -> Statement {
+        // Indexes, triggers, comments and partitions go with the table; a trigger's
+        // function does not.
+        let functions = t.table.triggers.iter().map(|trigger| qualified(t.model, t.constraint(&trigger.name))).collect();
+        Statement::DropTable { table: qualified(t.model, t.name), functions }
+    }
+
+    fn rename_table(&self, t: &Current, renamed: &Current) -> Statement {
+        let partition = renamed
+            .table
+            .partition
+            .as_ref()
+            .filter(|p| p.by != PartitionBy::Hash)
+            .map(|_| (qualified(t.model, &format!("{}_default", t.name)), quote(&format!("{}_default", renamed.name))));
+        Statement::RenameTable { from: qualified(t.model, t.name), to: quote(renamed.name), partition }
+    }
+
+    fn add_column(&self, t: &Current, column: ColumnId) -> Statement {
+        Statement::AddColumn { table: qualified(t.model, t.name), column: column_view(t.model, t.table.column(column)) }
+    }
+
+    fn drop_column(&self, t: &Current, column: ColumnId) -> Statement {
+        Statement::DropColumn { table: qualified(t.model, t.name), column: quote(t.column(column)) }
+    }
+
+    fn rename_column(&self, t: &Current, from: &str, to: &str) -> Statement {
+        Statement::RenameColumn { table: qualified(t.model, t.name), from: quote(from), to: quote(to) }
+    }
+
+    fn alter_column(&self, t: &Current, column: ColumnId, was: &Current, was_column: ColumnId) -> Statement {
+        let name = t.column(column);
+        let (steps, backfill, final_steps) = alter_steps(was.model, t.model, was.table.column(was_column), t.table.column(column), name);
+        Statement::AlterColumn { table: qualified(t.model, t.name), column: quote(name), steps, backfill, final_steps }
+    }
+
+    fn add_primary_key(&self, t: &Current) -> Statement {
+        let key = &t.table.primary_key;
+        Statement::AddConstraint { table: qualified(t.model, t.name), name: quote(&key.name), definition: format!("PRIMARY KEY ({})", column_list(&t.columns(&key.columns))) }
+    }
+
+    fn add_unique(&self, t: &Current, unique: usize) -> Statement {
+        let unique = &t.table.uniques[unique];
+        Statement::AddConstraint { table: qualified(t.model, t.name), name: quote(&unique.name), definition: format!("UNIQUE ({})", column_list(&t.columns(&unique.columns))) }
+    }
+
+    fn add_check(&self, t: &Current, check: usize) -> Option<Statement> {
+        let check = &t.table.checks[check];
+        (check.origin != CheckOrigin::MssqlJson)
+            .then(|| Statement::AddConstraint { table: qualified(t.model, t.name), name: quote(&check.name), definition: format!("CHECK ({})", check.expression.postgres) })
+    }
+
+    fn drop_check(&self, t: &Current, check: usize) -> Option<Statement> {
+        let check = &t.table.checks[check];
+        (check.origin != CheckOrigin::MssqlJson).then(|| self.drop_constraint(t, t.constraint(&check.name)))
+    }
+
+    fn create_index(&self, t: &Current, index: usize) -> Statement {
+        let index = &t.table.indexes[index];
+        let columns = index.columns.iter().map(|c| format!("{}{}", quote(t.column(c.column)), if c.descending { " DESC" } else { "" })).collect::<Vec<_>>().join(", ");
+        Statement::CreateIndex {
+            name: quote(&index.name),
+            table: qualified(t.model, t.name),
+            unique: index.unique,
+            columns,
+            predicate: index.predicate.as_ref().map(|p| predicate_with(p, &|c| t.column(c))),
         }
-        Operation::DropColumn((t, c)) => Statement::DropColumn { table: table_of(before, *t), column: quote(&before.table(*t).column(*c).name) },
-        Operation::RenameColumn { before: (tb, cb), after: (ta, ca) } => Statement::RenameColumn {
-            table: current(*tb, *ta),
-            from: quote(&before.table(*tb).column(*cb).name),
-            to: quote(&after.table(*ta).column(*ca).name),
-        },
-        Operation::AlterColumn { before: (tb, cb), after: (ta, ca) } => {
-            let (old, new) = (before.table(*tb).column(*cb), after.table(*ta).column(*ca));
-            let (steps, backfill, final_steps) = alter_steps(before, after, old, new);
-            Statement::AlterColumn { table: current(*tb, *ta), column: quote(&new.name), steps, backfill, final_steps }
+    }
+
+    fn drop_index(&self, t: &Current, index: usize) -> Statement {
+        Statement::DropIndex { name: qualified(t.model, t.constraint(&t.table.indexes[index].name)) }
+    }
+
+    fn add_foreign_key(&self, t: &Current, foreign_key: usize, target: &Current) -> Statement {
+        let fk = &t.table.foreign_keys[foreign_key];
+        Statement::AddForeignKey {
+            table: qualified(t.model, t.name),
+            name: quote(&fk.name),
+            columns: column_list(&t.columns(&fk.columns)),
+            referenced_table: qualified(target.model, target.name),
+            referenced_columns: column_list(&target.columns(&fk.referenced_columns)),
+            on_delete: (fk.on_delete != OnDelete::NoAction).then(|| fk.on_delete.sql().to_string()),
         }
-        Operation::AddPrimaryKey(t) => {
-            let table = after.table(*t);
-            Statement::AddConstraint { table: table_of(after, *t), name: quote(&table.primary_key.name), definition: format!("PRIMARY KEY ({})", column_list(table, &table.primary_key.columns)) }
+    }
+
+    fn drop_constraint(&self, t: &Current, name: &str) -> Statement {
+        Statement::DropConstraint { table: qualified(t.model, t.name), name: quote(name) }
+    }
+
+    fn rename_constraint(&self, t: &Current, kind: ConstraintKind, from: &str, to: &str) -> Option<Statement> {
+        match kind {
+            ConstraintKind::Default => None,
+            ConstraintKind::Index => Some(Statement::RenameIndex { from: qualified(t.model, from), to: quote(to) }),
+            _ => Some(Statement::RenameConstraint { table: qualified(t.model, t.name), from: quote(from), to: quote(to) }),
         }
-        Operation::DropPrimaryKey(t) => Statement::DropConstraint { table: table_of(before, *t), name: quote(&before.table(*t).primary_key.name) },
-        Operation::AddUnique(t, i) => {
-            let table = after.table(*t);
-            let unique = &table.uniques[*i];
-            Statement::AddConstraint { table: table_of(after, *t), name: quote(&unique.name), definition: format!("UNIQUE ({})", column_list(table, &unique.columns)) }
+    }
+
+    fn create_trigger(&self, t: &Current, trigger: usize) -> Statement {
+        let trigger = &t.table.triggers[trigger];
+        let column = t.table.column(trigger.column);
+        Statement::CreateTrigger {
+            table: qualified(t.model, t.name),
+            name: quote(&trigger.name),
+            function: qualified(t.model, &trigger.name),
+            column: quote(t.column(trigger.column)),
+            now: now_for(&column.ty).to_string(),
         }
-        Operation::DropUnique(t, i) => Statement::DropConstraint { table: table_of(before, *t), name: quote(&before.table(*t).uniques[*i].name) },
-        Operation::AddCheck(t, i) => {
-            let check = &after.table(*t).checks[*i];
-            if check.origin == CheckOrigin::MssqlJson {
-                return Some(None);
+    }
+
+    fn drop_trigger(&self, t: &Current, trigger: usize) -> Statement {
+        let name = t.constraint(&t.table.triggers[trigger].name);
+        Statement::DropTrigger { table: qualified(t.model, t.name), name: quote(name), function: qualified(t.model, name) }
+    }
+
+    fn set_comments(&self, t: &Current) -> Statement {
+        let mut comments = Vec::new();
+        if let Some(text) = &t.table.comment {
+            comments.push(CommentView { target: format!("TABLE {}", qualified(t.model, t.name)), text: Some(string_literal(text)) });
+        }
+        for (index, column) in t.table.columns.iter().enumerate() {
+            if let Some(text) = &column.comment {
+                comments.push(CommentView { target: format!("COLUMN {}.{}", qualified(t.model, t.name), quote(t.column(ColumnId(index)))), text: Some(string_literal(text)) });
             }
-            Statement::AddConstraint { table: table_of(after, *t), name: quote(&check.name), definition: format!("CHECK ({})", check.expression.postgres) }
         }
-        Operation::DropCheck(t, i) => {
-            let check = &before.table(*t).checks[*i];
-            if check.origin == CheckOrigin::MssqlJson {
-                return Some(None);
-            }
-            Statement::DropConstraint { table: table_of(before, *t), name: quote(&check.name) }
+        Statement::Comments { comments }
+    }
+
+    fn set_table_comment(&self, t: &Current) -> Statement {
+        let comment = CommentView { target: format!("TABLE {}", qualified(t.model, t.name)), text: t.table.comment.as_deref().map(string_literal) };
+        Statement::Comments { comments: vec![comment] }
+    }
+
+    fn set_column_comment(&self, t: &Current, column: ColumnId) -> Statement {
+        let comment = CommentView {
+            target: format!("COLUMN {}.{}", qualified(t.model, t.name), quote(t.column(column))),
+            text: t.table.column(column).comment.as_deref().map(string_literal),
+        };
+        Statement::Comments { comments: vec![comment] }
+    }
+
+    fn seed_codebook(&self, t: &Current) -> Statement {
+        let rows = super::codebook_rows(t.model, t.table);
+        let values = rows.rows.iter().map(|row| seed_values(&rows, row)).collect();
+        Statement::SeedCodebook { table: qualified(t.model, t.name), columns: codebook_columns(t, &rows), rows: values }
+    }
+
+    fn insert_codebook_row(&self, t: &Current, value: usize) -> Statement {
+        let rows = super::codebook_rows(t.model, t.table);
+        Statement::SeedCodebook { table: qualified(t.model, t.name), columns: codebook_columns(t, &rows), rows: vec![seed_values(&rows, &rows.rows[value])] }
+    }
+
+    fn delete_codebook_row(&self, t: &Current, value: usize) -> Statement {
+        let key_column = t.table.role(Role::EnumValue).map(|c| quote(t.column(c))).unwrap_or_default();
+        let keys = t.table.codebook_of.map(|e| enum_literal(&t.model.enum_(e).values[value].value)).unwrap_or_default();
+        Statement::DeleteCodebookRows { table: qualified(t.model, t.name), key_column, keys }
+    }
+
+    fn update_codebook_row(&self, t: &Current, value: usize, was: &Current, was_value: usize) -> Statement {
+        let rows = super::codebook_rows(t.model, t.table);
+        let row = &rows.rows[value];
+        let was_deprecated = was.table.codebook_of.map(|e| was.model.enum_(e).values[was_value].deprecated).unwrap_or(row.deprecated);
+        let column = |role: Role| t.table.role(role).map(|c| quote(t.column(c)));
+        let mut assignments = vec![format!("{} = {}", column(Role::EnumDescription).unwrap_or_default(), string_literal(&row.description))];
+        if let Some(hash) = column(Role::Hash) {
+            assignments.push(format!("{hash} = {}", string_literal(&row.sha)));
         }
-        Operation::RenameConstraint { table: (tb, ta), kind, before: from, after: to } => match kind {
-            ConstraintKind::Default => return Some(None),
-            ConstraintKind::Index => Statement::RenameIndex { from: qualified(after, from), to: quote(to) },
-            _ => Statement::RenameConstraint { table: current(*tb, *ta), from: quote(from), to: quote(to) },
-        },
-        Operation::ChangeTableComment { before: b, after: a } => {
-            let table = after.table(*a);
-            Statement::Comments { comments: vec![CommentView { target: format!("TABLE {}", current(*b, *a)), text: table.comment.as_ref().map(|c| string_literal(c)) }] }
+        if let (Some(archive), true) = (column(Role::Archive), was_deprecated != row.deprecated) {
+            assignments.push(format!("{archive} = {}", if row.deprecated { "timezone('utc', now())" } else { "NULL" }));
         }
-        Operation::ChangeColumnComment { before: b, after: a } => {
-            // Without an `after` column the comment went with the dropped column.
-            let Some((ta, c)) = *a else { return Some(None) };
-            let table_name = match b {
-                Some((tb, _)) => current(*tb, ta),
-                None => table_of(after, ta),
-            };
-            let column = after.table(ta).column(c);
-            Statement::Comments { comments: vec![CommentView { target: format!("COLUMN {table_name}.{}", quote(&column.name)), text: column.comment.as_ref().map(|c| string_literal(c)) }] }
-        }
-        Operation::InsertCodebookRow(t, v) => {
-            let table = after.table(*t);
-            let rows = super::codebook_rows(after, table);
-            Statement::SeedCodebook { table: table_of(after, *t), columns: rows.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "), rows: vec![seed_values(&rows, &rows.rows[*v])] }
-        }
-        Operation::DeleteCodebookRow(t, v) => {
-            let table = before.table(*t);
-            let (key_column, _) = codebook_keys(before, table);
-            let value = &before.enum_(table.codebook_of?).values[*v].value;
-            Statement::UnseedCodebook { table: table_of(before, *t), key_column, keys: enum_literal(value) }
-        }
-        Operation::UpdateCodebookRow { before: (tb, vb), after: (ta, va) } => {
-            let table = after.table(*ta);
-            let rows = super::codebook_rows(after, table);
-            let row = &rows.rows[*va];
-            let was_deprecated = before.enum_(before.table(*tb).codebook_of?).values[*vb].deprecated;
-            let mut assignments = vec![format!("{} = {}", quote(&rows.columns[1]), string_literal(&row.description))];
-            if rows.has_hash {
-                assignments.push(format!("{} = {}", quote(&rows.columns[2]), string_literal(&row.sha)));
-            }
-            if rows.has_archive && was_deprecated != row.deprecated {
-                let archive = quote(rows.columns.last().expect("archive column"));
-                assignments.push(format!("{archive} = {}", if row.deprecated { "timezone('utc', now())" } else { "NULL" }));
-            }
-            Statement::UpdateCodebookRow { table: current(*tb, *ta), assignments: assignments.join(", "), key_column: quote(&rows.columns[0]), key: enum_literal(&row.value) }
-        }
-        _ => return None,
-    }))
+        Statement::UpdateCodebookRow { table: qualified(t.model, t.name), assignments: assignments.join(", "), key_column: column(Role::EnumValue).unwrap_or_default(), key: enum_literal(&row.value) }
+    }
 }
 
 /// `ALTER COLUMN` clauses, in an order PostgreSQL accepts: the default goes before a
 /// type change (an old default may not cast), NULLs are filled before NOT NULL.
-fn alter_steps(before: &Model, after: &Model, old: &Column, new: &Column) -> (Vec<String>, Option<String>, Vec<String>) {
+fn alter_steps(before: &Model, after: &Model, old: &Column, new: &Column, name: &str) -> (Vec<String>, Option<String>, Vec<String>) {
+    let column = quote(name);
     let mut steps = Vec::new();
     let mut backfill = None;
     let mut final_steps = Vec::new();
     let (old_type, new_type) = (type_name(before, &old.ty), type_name(after, &new.ty));
     let (old_default, new_default) = (default_sql(before, old), default_sql(after, new));
     if old_default.is_some() && (old_default != new_default || old_type != new_type) {
-        steps.push(format!("ALTER COLUMN {} DROP DEFAULT", quote(&new.name)));
+        steps.push(format!("ALTER COLUMN {column} DROP DEFAULT"));
     }
     if old.identity && !new.identity {
-        steps.push(format!("ALTER COLUMN {} DROP IDENTITY IF EXISTS", quote(&new.name)));
+        steps.push(format!("ALTER COLUMN {column} DROP IDENTITY IF EXISTS"));
     }
     if old_type != new_type {
-        steps.push(format!("ALTER COLUMN {c} TYPE {new_type} USING {c}::{new_type}", c = quote(&new.name)));
+        steps.push(format!("ALTER COLUMN {column} TYPE {new_type} USING {column}::{new_type}"));
     }
     if new_default.is_some() && (old_default != new_default || old_type != new_type) {
-        steps.push(format!("ALTER COLUMN {} SET DEFAULT {}", quote(&new.name), new_default.clone().unwrap_or_default()));
+        steps.push(format!("ALTER COLUMN {column} SET DEFAULT {}", new_default.clone().unwrap_or_default()));
     }
     if old.nullable && !new.nullable {
         // Rows that are NULL now take the default before NOT NULL is checked.
         backfill = new_default.clone();
-        final_steps.push(format!("ALTER COLUMN {} SET NOT NULL", quote(&new.name)));
+        final_steps.push(format!("ALTER COLUMN {column} SET NOT NULL"));
     } else if !old.nullable && new.nullable {
-        steps.push(format!("ALTER COLUMN {} DROP NOT NULL", quote(&new.name)));
+        steps.push(format!("ALTER COLUMN {column} DROP NOT NULL"));
     }
     if !old.identity && new.identity {
-        final_steps.push(format!("ALTER COLUMN {} ADD GENERATED BY DEFAULT AS IDENTITY", quote(&new.name)));
+        final_steps.push(format!("ALTER COLUMN {column} ADD GENERATED BY DEFAULT AS IDENTITY"));
     }
     (steps, backfill, final_steps)
 }
@@ -391,64 +436,9 @@ fn column_view(model: &Model, c: &Column) -> ColumnView {
     ColumnView { name: quote(&c.name), sql_type: type_name(model, &c.ty), identity: c.identity, not_null: !c.nullable, default: default_sql(model, c) }
 }
 
-fn create_table(model: &Model, table: &Table) -> Statement {
-    let columns = table
-        .columns
-        .iter()
-        .map(|c| column_view(model, c))
-        .collect();
-    let named = |key: &Key| NamedColumns { name: quote(&key.name), columns: column_list(table, &key.columns) };
-    let checks = table
-        .checks
-        .iter()
-        .filter(|c| c.origin != CheckOrigin::MssqlJson)
-        .map(|c| CheckView { name: quote(&c.name), expression: c.expression.postgres.clone() })
-        .collect();
-    let partition = table.partition.as_ref().map(|p| format!("{} ({})", p.by.sql(), quote(&table.column(p.column).name)));
-    // Rows outside every explicit partition land here instead of failing the insert;
-    // partitions per interval are created by operations, not by the schema.
-    // PostgreSQL allows no default partition for HASH partitioning.
-    let default_partition = table
-        .partition
-        .as_ref()
-        .filter(|p| p.by != PartitionBy::Hash)
-        .map(|_| qualified(model, &format!("{}_default", table.name)));
-    Statement::CreateTable {
-        table: qualified(model, &table.name),
-        columns,
-        primary_key: named(&table.primary_key),
-        uniques: table.uniques.iter().map(named).collect(),
-        checks,
-        partition,
-        default_partition,
-    }
-}
-
-fn comments(model: &Model, table: &Table, set: bool) -> Vec<CommentView> {
-    let text = |comment: &Option<String>| if set { comment.as_ref().map(|c| string_literal(c)) } else { None };
-    let mut out = Vec::new();
-    if table.comment.is_some() {
-        out.push(CommentView { target: format!("TABLE {}", qualified(model, &table.name)), text: text(&table.comment) });
-    }
-    for column in table.columns.iter().filter(|c| c.comment.is_some()) {
-        out.push(CommentView { target: format!("COLUMN {}.{}", qualified(model, &table.name), quote(&column.name)), text: text(&column.comment) });
-    }
-    out
-}
-
-/// The codebook's key column and its values as an SQL list.
-fn codebook_keys(model: &Model, table: &Table) -> (String, String) {
-    let value_column = table.role(Role::EnumValue).map(|c| quote(&table.column(c).name)).unwrap_or_default();
-    let enum_ = table.codebook_of.map(|e| model.enum_(e));
-    let keys = enum_.map(|e| e.values.iter().map(|v| enum_literal(&v.value)).collect::<Vec<_>>().join(", ")).unwrap_or_default();
-    (value_column, keys)
-}
-
-fn seed(model: &Model, table: &Table) -> Statement {
-    let rows = super::codebook_rows(model, table);
-    let columns = rows.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
-    let rows = rows.rows.iter().map(|row| seed_values(&rows, row)).collect();
-    Statement::SeedCodebook { table: qualified(model, &table.name), columns, rows }
+/// A codebook's insert columns, quoted, under their current names.
+fn codebook_columns(t: &Current, rows: &super::CodebookRows) -> String {
+    rows.columns.iter().map(|name| quote(t.table.column_by_name(name).map(|c| t.column(c)).unwrap_or(name))).collect::<Vec<_>>().join(", ")
 }
 
 /// One codebook row as an SQL tuple, in the order of `rows.columns`.
