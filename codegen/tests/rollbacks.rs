@@ -13,6 +13,11 @@ use pg_harness::Cluster;
 /// Everything about a schema that a migration can change, order-independent (a column
 /// dropped and re-added by a round trip comes back last; that is not a change).
 pub fn catalog(cluster: &Cluster, database: &str, schema: &str) -> Vec<Vec<String>> {
+    cluster.query(database, &catalog_sql(schema)).unwrap_or_else(|e| panic!("reading the catalog of {database}: {e}"))
+}
+
+/// The query behind [`catalog`].
+pub fn catalog_sql(schema: &str) -> String {
     let sql = "SELECT 'column', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull::text, coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text, coalesce(col_description(c.oid, a.attnum), '')
                  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -31,7 +36,7 @@ pub fn catalog(cluster: &Cluster, database: &str, schema: &str) -> Vec<Vec<Strin
                SELECT 'relation', c.relname, c.relkind::text, coalesce(obj_description(c.oid, 'pg_class'), ''), '', '', '', ''
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'SCHEMA' AND c.relkind IN ('r', 'p', 'S', 'v')
                ORDER BY 1, 2, 3, 4";
-    cluster.query(database, &sql.replace("SCHEMA", schema)).unwrap_or_else(|e| panic!("reading the catalog of {database}: {e}"))
+    sql.replace("SCHEMA", schema)
 }
 
 /// A spec edited step by step into one OUT directory, as `make gen` after each edit

@@ -7,6 +7,7 @@ mod support;
 mod apply_postgres;
 mod bad_input;
 mod compile_fixtures;
+mod evolution;
 mod freshness;
 mod hash_cmd;
 mod migrations;
