@@ -8,7 +8,7 @@ CARGO ?= cargo
 DCGEN := $(CARGO) run --quiet -p dcgen --
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: gen check test test-tsql system-deps bench bench-gen bench-migrations bench-verify bench-merge
+.PHONY: gen check test test-tsql fuzz-migrations system-deps bench bench-gen bench-migrations bench-verify bench-merge
 
 gen:
 	$(DCGEN) gen --spec spec --out generated
@@ -36,6 +36,14 @@ test: system-deps tsql-venv diesel-cli
 # sqlfluff's tsql dialect, and the declarative schema through DacFx.
 test-tsql: tsql-venv
 	TSQL_PYTHON=$(TSQL_PYTHON) bash tests/tsql/check_generated.sh
+
+# The generative migration test of `make test` (codegen/tests/evolution.rs), with more
+# sequences from a new seed; DCGEN_EVOLUTION_SEED=<n> repeats a run, and a failure
+# prints the command that replays its sequence.
+FUZZ_CASES ?= 200
+fuzz-migrations: system-deps tsql-venv
+	DCGEN_EVOLUTION_CASES=$(FUZZ_CASES) DCGEN_EVOLUTION_SEED=$${DCGEN_EVOLUTION_SEED:-$$(date +%s)} \
+		$(CARGO) test -p dcgen --test tests -- evolution --nocapture
 
 bench: bench-gen bench-migrations bench-verify bench-merge
 

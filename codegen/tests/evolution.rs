@@ -31,6 +31,7 @@ fn random_evolutions_migrate_verify_roll_back_and_reapply() {
     let seed: u64 = std::env::var("DCGEN_EVOLUTION_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_SEED);
     let cases: u32 = std::env::var("DCGEN_EVOLUTION_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_CASES);
     let replay: Option<u64> = std::env::var("DCGEN_EVOLUTION_REPLAY").ok().and_then(|s| s.parse().ok());
+    eprintln!("evolution: seed {seed}, {cases} sequences of {} migrations", EDIT_STEPS + 1);
     let python = tsql_python();
     let cluster = Cluster::shared();
     let tsql_dir = tempfile::tempdir().unwrap();
@@ -256,6 +257,8 @@ struct TableDef {
     checks: Vec<CheckDef>,
     /// Whether rows were inserted (new tables get theirs after their step's up).
     filled: bool,
+    /// A `modified` column kept current by a trigger (`on_update: now`), by uid.
+    on_update: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -342,8 +345,9 @@ impl Spec {
     fn new_column(&mut self, dice: &mut Dice, nullable: bool) -> ColumnDef {
         let uid = self.uid();
         let ty = self.random_type(dice);
-        let default = !nullable || dice.chance(30);
+        // Unique columns get no default: every existing row would take the same value.
         let unique = matches!(ty, Ty::Str(_) | Ty::Int) && nullable && dice.chance(20);
+        let default = !unique && (!nullable || dice.chance(30));
         ColumnDef { uid, name: format!("c{uid}"), renamed_from: None, ty, nullable, key: false, identity: false, default, unique, comment: dice.chance(20).then(|| format!("column {uid}")), in_foreign_key: false, fresh: true }
     }
 
@@ -364,7 +368,8 @@ impl Spec {
             let column = self.new_column(dice, nullable);
             columns.push(column);
         }
-        let mut table = TableDef { uid, name: format!("t{uid}"), renamed_from: None, comment: dice.chance(30).then(|| format!("table {uid}")), columns, foreign_keys: vec![], indexes: vec![], checks: vec![], filled: false };
+        let on_update = dice.chance(30).then(|| self.uid());
+        let mut table = TableDef { uid, name: format!("t{uid}"), renamed_from: None, comment: dice.chance(30).then(|| format!("table {uid}")), columns, foreign_keys: vec![], indexes: vec![], checks: vec![], filled: false, on_update };
         // A foreign key into an earlier table's key.
         if let Some(target) = dice.pick(&self.tables.iter().enumerate().map(|(i, _)| i).collect::<Vec<_>>()).copied().filter(|_| dice.chance(70)) {
             let keys: Vec<ColumnDef> = self.tables[target].key_columns().into_iter().cloned().collect();
@@ -574,6 +579,9 @@ impl Spec {
                     attrs.push(format!("comment: {comment}"));
                 }
                 let _ = writeln!(y, "      {}: {{ {} }}", c.name, attrs.join(", "));
+            }
+            if let Some(uid) = t.on_update {
+                let _ = writeln!(y, "      m{uid}: {{ type: datetime, nullable: true, on_update: now }}");
             }
             if !t.foreign_keys.is_empty() {
                 y.push_str("    foreign_keys:\n");
