@@ -265,7 +265,7 @@ impl Model {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Signature {
     Key(Vec<String>),
-    Check(String, String),
+    Check(String),
     Index(Vec<(String, bool)>, bool, String),
     ForeignKey(Vec<String>, String, Vec<String>, OnDelete),
 }
@@ -520,18 +520,14 @@ impl<'m> Differ<'m> {
         let uniques_after: Vec<(String, Signature)> = after.uniques.iter().map(|u| (u.name.clone(), Signature::Key(u.columns.iter().map(|c| after.column(*c).name.clone()).collect()))).collect();
         self.match_constraints(before_id, after_id, ConstraintKind::Unique, &uniques_before, &uniques_after);
 
-        let checks_before: Vec<(String, Signature, bool)> = before.checks.iter().map(|c| (c.name.clone(), Signature::Check(c.expression.postgres.clone(), c.expression.mssql.clone()), false)).collect();
-        let checks_after: Vec<(String, Signature)> = after.checks.iter().map(|c| (c.name.clone(), Signature::Check(c.expression.postgres.clone(), c.expression.mssql.clone()))).collect();
-        // A check whose expression is unchanged but names a renamed column was rewritten
-        // by the user too; the expression comparison catches it.
-        let checks_before: Vec<(String, Signature, bool)> = checks_before
-            .into_iter()
-            .zip(before.checks.iter())
-            .map(|((n, s, _), check)| {
-                let uses_altered = before.columns.iter().enumerate().any(|(i, c)| altered_before.contains(&ColumnId(i)) && check.expression.postgres.contains(&c.name));
-                (n, s, uses_altered)
-            })
+        // A check over a renamed column was rewritten by the user too (it names the
+        // column); the signature, which counts columns by name, catches it.
+        let checks_before: Vec<(String, Signature, bool)> = before
+            .checks
+            .iter()
+            .map(|c| (c.name.clone(), Signature::Check(c.signature(self.before, before)), touches_altered(&c.kind.columns(before))))
             .collect();
+        let checks_after: Vec<(String, Signature)> = after.checks.iter().map(|c| (c.name.clone(), Signature::Check(c.signature(self.after, after)))).collect();
         self.match_constraints(before_id, after_id, ConstraintKind::Check, &checks_before, &checks_after);
 
         let predicate_text = |table: &Table, p: &Option<Predicate>, names: &dyn Fn(ColumnId) -> String| match p {

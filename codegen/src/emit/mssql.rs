@@ -579,7 +579,7 @@ fn change_statement(before: &Model, after: &Model, operation: &Operation, direct
         Operation::DropUnique(t, i) => drop_constraint(before, *t, &before.table(*t).uniques[*i].name),
         Operation::AddCheck(t, i) => {
             let check = &after.table(*t).checks[*i];
-            add_constraint(after, *t, &check.name, format!("CHECK ({})", check.expression.mssql))
+            add_constraint(after, *t, &check.name, format!("CHECK ({})", super::expr_mssql::check_sql(after, after.table(*t), check)))
         }
         Operation::DropCheck(t, i) => drop_constraint(before, *t, &before.table(*t).checks[*i].name),
         Operation::RenameConstraint { table: (tb, ta), kind, before: from, after: to } => match kind {
@@ -685,7 +685,7 @@ fn create_table(model: &Model, table: &Table) -> Statement {
     let named = |key: &Key| NamedColumns { name: quote(&key.name), columns: column_list(table, &key.columns) };
     // Every check, the ISJSON ones for json and array columns included; partitioning
     // is PostgreSQL's only and is left out.
-    let checks = table.checks.iter().map(|c| CheckView { name: quote(&c.name), expression: c.expression.mssql.clone() }).collect();
+    let checks = table.checks.iter().map(|c| CheckView { name: quote(&c.name), expression: super::expr_mssql::check_sql(model, table, c) }).collect();
     let table_name = qualified(model, &table.name);
     Statement::CreateTable {
         table_literal: string_literal(&table_name),

@@ -293,14 +293,12 @@ fn change_statement(before: &Model, after: &Model, operation: &Operation, direct
         Operation::DropUnique(t, i) => Statement::DropConstraint { table: table_of(before, *t), name: quote(&before.table(*t).uniques[*i].name) },
         Operation::AddCheck(t, i) => {
             let check = &after.table(*t).checks[*i];
-            if check.origin == CheckOrigin::MssqlJson {
-                return Some(None);
-            }
-            Statement::AddConstraint { table: table_of(after, *t), name: quote(&check.name), definition: format!("CHECK ({})", check.expression.postgres) }
+            let Some(expression) = super::expr_postgres::check_sql(after, after.table(*t), check) else { return Some(None) };
+            Statement::AddConstraint { table: table_of(after, *t), name: quote(&check.name), definition: format!("CHECK ({expression})") }
         }
         Operation::DropCheck(t, i) => {
             let check = &before.table(*t).checks[*i];
-            if check.origin == CheckOrigin::MssqlJson {
+            if !check.kind.exists_on(Dialect::Postgres) {
                 return Some(None);
             }
             Statement::DropConstraint { table: table_of(before, *t), name: quote(&check.name) }
@@ -401,8 +399,7 @@ fn create_table(model: &Model, table: &Table) -> Statement {
     let checks = table
         .checks
         .iter()
-        .filter(|c| c.origin != CheckOrigin::MssqlJson)
-        .map(|c| CheckView { name: quote(&c.name), expression: c.expression.postgres.clone() })
+        .filter_map(|c| super::expr_postgres::check_sql(model, table, c).map(|expression| CheckView { name: quote(&c.name), expression }))
         .collect();
     let partition = table.partition.as_ref().map(|p| format!("{} ({})", p.by.sql(), quote(&table.column(p.column).name)));
     // Rows outside every explicit partition land here instead of failing the insert;
