@@ -37,7 +37,7 @@ impl Resolver<'_> {
                 Ok(expr) => CheckKind::Expr(expr),
                 Err(problems) => {
                     for problem in problems {
-                        self.report_expression_problem(table_index, what, check.span, problem);
+                        self.report_expression_problem(table_index, what, check.span, text, problem);
                     }
                     return;
                 }
@@ -51,13 +51,13 @@ impl Resolver<'_> {
         self.model_tables[table_index].checks.push(Check { name, kind });
     }
 
-    fn report_expression_problem(&mut self, table_index: usize, what: &str, span: Span, problem: Problem) {
+    fn report_expression_problem(&mut self, table_index: usize, what: &str, span: Span, text: &str, problem: Problem) {
         let diagnostic = match problem {
-            Problem::UnknownColumn { place, name } => self.unknown_column(table_index, span, place, &name),
-            Problem::Syntax { place, message } => Diagnostic::error(expression_span(span, place), format!("{what} is not an SQL expression: {message}"))
+            Problem::UnknownColumn { place, name } => self.unknown_column(table_index, span, text, place, &name),
+            Problem::Syntax { place, message } => Diagnostic::error(expression_span(span, text, place), format!("{what} is not an SQL expression: {message}"))
                 .label("cannot parse")
                 .help("write a boolean SQL expression over the table's columns; a column named like an SQL keyword goes in double quotes (`\"interval\" > 0`)"),
-            Problem::NotPortable { place, reason } => Diagnostic::error(expression_span(span, place), format!("{what} has no faithful T-SQL form: {reason}"))
+            Problem::NotPortable { place, reason } => Diagnostic::error(expression_span(span, text, place), format!("{what} has no faithful T-SQL form: {reason}"))
                 .label("not portable")
                 .help("write the expression for each dialect: `{ sql: \"...\", mssql: \"...\" }`"),
         };
@@ -72,17 +72,17 @@ impl Resolver<'_> {
             let Some(part) = part else { continue };
             for (name, place) in expr::raw_column_names(&part.value, mssql).unwrap_or_default() {
                 if self.model_tables[table_index].column_by_name(&name).is_none() {
-                    let diagnostic = self.unknown_column(table_index, part.span, place, &name);
+                    let diagnostic = self.unknown_column(table_index, part.span, &part.value, place, &name);
                     self.diags.push(diagnostic);
                 }
             }
         }
     }
 
-    fn unknown_column(&self, table_index: usize, span: Span, place: Place, name: &str) -> Diagnostic {
+    fn unknown_column(&self, table_index: usize, span: Span, text: &str, place: Place, name: &str) -> Diagnostic {
         let table = &self.model_tables[table_index];
         let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-        let d = Diagnostic::error(expression_span(span, place), format!("check names column `{name}`, which table `{}` does not have", table.name))
+        let d = Diagnostic::error(expression_span(span, text, place), format!("check names column `{name}`, which table `{}` does not have", table.name))
             .label("no such column");
         match did_you_mean(name, names.iter().copied()) {
             Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -131,8 +131,9 @@ impl Resolver<'_> {
     }
 }
 
-/// The span of a part of an expression, from the expression's own span (the YAML
-/// parser's span of a quoted scalar starts inside the quotes).
-fn expression_span(span: Span, place: Place) -> Span {
-    Span { start: span.start + place.offset, len: place.len, column: span.column + place.offset as u32, ..span }
+/// The span of a part of an expression, from the span of the YAML scalar that holds it.
+/// A quoted scalar's span starts at its opening quote and is longer than its text.
+fn expression_span(span: Span, text: &str, place: Place) -> Span {
+    let offset = place.offset + usize::from(span.len > text.len());
+    Span { start: span.start + offset, len: place.len, column: span.column + offset as u32, ..span }
 }

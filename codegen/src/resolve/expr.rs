@@ -53,15 +53,15 @@ enum Arity {
     AtLeast(usize),
 }
 
+/// Why a function that both dialects seem to have is not portable, as the rest of a
+/// sentence that starts with its name.
 fn unfaithful_function(name: &str) -> Option<&'static str> {
     Some(match name {
-        "length" | "char_length" | "character_length" | "len" => {
-            "string length differs: T-SQL's LEN ignores trailing spaces and PostgreSQL's length counts them"
-        }
-        "trim" | "btrim" | "ltrim" | "rtrim" => "trimming functions take different arguments in the two dialects",
-        "round" => "rounding of halves differs between the dialects for floating-point values",
-        "now" | "current_timestamp" | "getdate" | "sysutcdatetime" => "the current time is written differently and has different types in the two dialects",
-        "substring" | "substr" | "left" | "right" => "substring functions differ in name and arguments between the dialects",
+        "length" | "char_length" | "character_length" | "len" => "counts trailing spaces in PostgreSQL, and T-SQL's LEN ignores them",
+        "trim" | "btrim" | "ltrim" | "rtrim" => "takes different arguments in the two dialects",
+        "round" => "rounds halves of floating-point values differently in the two dialects",
+        "now" | "current_timestamp" | "getdate" | "sysutcdatetime" => "is written differently and has a different type in each dialect",
+        "substring" | "substr" | "left" | "right" => "differs in name and arguments between the dialects",
         _ => return None,
     })
 }
@@ -122,10 +122,26 @@ fn place(text: &str, span: sqlparser::tokenizer::Span) -> Place {
     let start = byte_offset(text, span.start);
     let end = byte_offset(text, span.end);
     match (start, end) {
-        (Some(start), Some(end)) if end > start => Place { offset: start, len: end - start },
+        (Some(start), Some(end)) if end > start => Place { offset: start, len: balanced_end(text, start, end) - start },
         (Some(start), _) => Place { offset: start, len: text[start..].find(char::is_whitespace).unwrap_or(text.len() - start).max(1) },
         _ => Place { offset: 0, len: text.len() },
     }
+}
+
+/// sqlparser's spans of calls and parentheses stop before the closing `)`: extend to it.
+fn balanced_end(text: &str, start: usize, mut end: usize) -> usize {
+    let open = |t: &str| t.matches('(').count() as isize - t.matches(')').count() as isize;
+    let mut depth = open(&text[start..end]);
+    while depth > 0 {
+        match text[end..].find(')') {
+            Some(at) => {
+                end += at + 1;
+                depth = open(&text[start..end]);
+            }
+            None => break,
+        }
+    }
+    end
 }
 
 fn byte_offset(text: &str, location: Location) -> Option<usize> {
@@ -337,7 +353,7 @@ impl Converter<'_> {
         let Some(&(_, portable, arity)) = FUNCTIONS.iter().find(|(n, _, _)| *n == name) else {
             let known: Vec<&str> = FUNCTIONS.iter().map(|(n, _, _)| *n).filter(|n| *n != "ceil").collect();
             let reason = match unfaithful_function(&name) {
-                Some(why) => format!("`{name}` has no faithful T-SQL form: {why}"),
+                Some(why) => format!("`{name}` {why}"),
                 None => format!("`{name}` is not one of the functions written the same in both dialects ({})", known.join(", ")),
             };
             return self.not_portable(expr, reason);
@@ -394,3 +410,4 @@ fn binary_op(op: &BinaryOperator) -> Option<BinaryOp> {
         _ => return None,
     })
 }
+
