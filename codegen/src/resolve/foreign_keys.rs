@@ -121,18 +121,22 @@ impl<'a> Resolver<'a> {
                     other_column.name,
                     type_text(other_ty)
                 );
+                let other_span = self.spans[target_table.0].columns[other.0];
                 self.diags.push(
                     Diagnostic::error(span, message)
                         .label("type mismatch")
+                        .related(other_span, "the referenced column is defined here")
                         .help("give both columns the same type and length (SQL Server requires it for foreign keys)"),
                 );
                 return;
             }
             if on_delete == OnDelete::SetNull && !own_column.nullable {
                 let name = own_column.name.clone();
+                let own_span = self.spans[table_index].columns[own.0];
                 self.diags.push(
                     Diagnostic::error(span, format!("`on_delete: set_null` but column `{table_name}.{name}` is NOT NULL"))
                         .label("cannot be set to NULL")
+                        .related(own_span, "the column is defined NOT NULL here")
                         .help("make the column nullable, or choose another `on_delete`"),
                 );
             }
@@ -178,9 +182,11 @@ impl Resolver<'_> {
                     let columns = target.column_names(&fk.referenced_columns).join(", ");
                     let span = self.constraint_span(table_index, &fk.name);
                     let target_name = target.name.clone();
+                    let target_span = self.spans[fk.referenced_table.0].name;
                     self.diags.push(
                         Diagnostic::error(span, format!("foreign key `{}` points at `{target_name}({columns})`, which is neither its primary key nor unique", fk.name))
                             .label("target is not a key")
+                            .related(target_span, "the target table is defined here")
                             .help(format!("mark `{target_name}.{columns}` `unique: true` (or add it to `uniques:`), or point at the primary key")),
                     );
                 }

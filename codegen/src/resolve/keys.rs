@@ -42,6 +42,12 @@ impl<'a> Resolver<'a> {
                 );
             }
         }
+        // Where the key is written: the table's `primary_key:` list, else the first
+        // column marked `primary_key: true`.
+        self.spans[table_index].primary_key = match spec.and_then(|s| s.primary_key.as_ref()) {
+            Some(list) => list.span,
+            None => self.spans[table_index].column_specs[columns[0].0].primary_key.as_ref().map_or(self.spans[table_index].columns[columns[0].0], |p| p.span),
+        };
         let names: Vec<&str> = self.model_tables[table_index].column_names(&columns);
         let name = self.render_name(&self.naming.primary_key, NameParts { table: &table_name, columns: &names, ..Default::default() });
         let table_span = self.spans[table_index].name;

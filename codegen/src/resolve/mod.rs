@@ -57,6 +57,10 @@ struct TableSpans {
     source: Option<(usize, usize)>,
     /// Spans of constraint names, parallel to each list in the model table.
     constraint_spans: Vec<(String, Span)>,
+    /// Where the primary key is written (a `primary_key:` list or flag).
+    primary_key: Span,
+    /// The `column:` of `partition:`.
+    partition_column: Span,
 }
 
 struct Resolver<'a> {

@@ -27,6 +27,7 @@ impl<'a> Resolver<'a> {
             return;
         };
         let Some(column) = self.column_id(table_index, column_name, "`partition`") else { return };
+        self.spans[table_index].partition_column = column_name.span;
         if let Some(interval) = &partition.value.interval {
             if !["day", "week", "month", "year"].contains(&interval.value.as_str()) {
                 self.diags.push(
@@ -48,7 +49,7 @@ impl<'a> Resolver<'a> {
         let column_name = table.column(partition.column).name.clone();
         let mut problems: Vec<(String, Span)> = Vec::new();
         if !table.primary_key.columns.is_empty() && !table.primary_key.columns.contains(&partition.column) {
-            problems.push((format!("its primary key `{}`", table.primary_key.name), self.spans[table_index].name));
+            problems.push((format!("its primary key `{}`", table.primary_key.name), self.spans[table_index].primary_key));
         }
         for unique in &table.uniques {
             if !unique.columns.contains(&partition.column) {
@@ -63,10 +64,12 @@ impl<'a> Resolver<'a> {
             }
         }
         let table_name = table.name.clone();
+        let partition_span = self.spans[table_index].partition_column;
         for (what, span) in problems {
             self.diags.push(
                 Diagnostic::error(span, format!("table `{table_name}` is partitioned by `{column_name}`, but {what} does not include `{column_name}`"))
                     .label("missing the partition column")
+                    .related(partition_span, "the table is partitioned by this column")
                     .help(format!("add `{column_name}` to the key (PostgreSQL requires every unique key of a partitioned table to include the partition column)")),
             );
         }
