@@ -236,7 +236,7 @@ const CASES: &[Case] = &[
 /// A spec with one table per case (`case_<name>`), each with the `cols` columns and
 /// the case's check as `checks: { expr: ... }`.
 fn write_spec(dir: &Path) {
-    let mut yaml = format!("project: {{ name: check_cases }}\nmixins:\n  cols:\n    head:{}\ntables:\n", COLUMNS.replace("\n      ", "\n      "));
+    let mut yaml = format!("project: {{ name: check_cases }}\nmixins:\n  cols:\n    head:{COLUMNS}tables:\n");
     for case in CASES {
         let quoted = case.expression.replace('\\', "\\\\").replace('"', "\\\"");
         yaml += &format!("  case_{}:\n    mixin: cols\n    checks:\n      expr: \"{quoted}\"\n", case.name);
