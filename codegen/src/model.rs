@@ -270,22 +270,216 @@ pub enum Literal {
     Str(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     pub name: String,
-    pub expression: DialectSql,
-    /// Why the check exists, for docs: `spec` (written by the user), `enum` (allowed
-    /// values of an enum column), `json` (SQL Server ISJSON for json/array columns).
-    pub origin: CheckOrigin,
+    pub kind: CheckKind,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a CHECK constraint asserts, without any dialect's words: each dialect renders
+/// it (`emit::expr_postgres`, `emit::expr_mssql`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CheckOrigin {
-    Spec,
-    Enum,
-    /// Only SQL Server: json and array columns are text there.
-    MssqlJson,
+pub enum CheckKind {
+    /// A portable expression from the spec, parsed (see `resolve::expr`).
+    Expr(Expr),
+    /// Raw SQL per dialect from the spec (`{ sql, postgres, mssql }`), passed through.
+    Raw(DialectSql),
+    /// The column holds one of the enum's stored values (an enum without a codebook).
+    EnumValues { column: ColumnId, enum_id: EnumId },
+    /// SQL Server only: a json or array column, stored as text there, holds JSON.
+    IsJson { column: ColumnId },
+}
+
+impl CheckKind {
+    /// Whether the check exists on `dialect` (ISJSON is SQL Server's only).
+    pub fn exists_on(&self, dialect: Dialect) -> bool {
+        !matches!(self, CheckKind::IsJson { .. }) || dialect == Dialect::Mssql
+    }
+
+    /// Replaces every column id with `f(id)`.
+    pub fn map_columns(&mut self, f: &mut dyn FnMut(ColumnId) -> ColumnId) {
+        match self {
+            CheckKind::Expr(expr) => expr.map_columns(f),
+            CheckKind::Raw(_) => {}
+            CheckKind::EnumValues { column, .. } | CheckKind::IsJson { column } => *column = f(*column),
+        }
+    }
+
+    /// The columns the check reads. For raw SQL, which is not parsed, every column whose
+    /// name appears in its text (a check recreated without need is harmless; one left on
+    /// a column SQL Server must alter is not).
+    pub fn columns(&self, table: &Table) -> Vec<ColumnId> {
+        match self {
+            CheckKind::Expr(expr) => {
+                let mut columns = Vec::new();
+                expr.clone().map_columns(&mut |id| {
+                    columns.push(id);
+                    id
+                });
+                columns
+            }
+            CheckKind::Raw(sql) => (0..table.columns.len())
+                .map(ColumnId)
+                .filter(|id| sql.postgres.contains(&table.column(*id).name) || sql.mssql.contains(&table.column(*id).name))
+                .collect(),
+            CheckKind::EnumValues { column, .. } | CheckKind::IsJson { column } => vec![*column],
+        }
+    }
+}
+
+impl Check {
+    /// What the check asserts, independent of its name and of column positions: two
+    /// checks with the same signature need no migration between them. Columns count by
+    /// name (a check over a renamed column is rewritten, as its text was); an enum check
+    /// changes when the enum's values do.
+    pub fn signature(&self, model: &Model, table: &Table) -> String {
+        let mut kind = self.kind.clone();
+        let mut names: Vec<String> = Vec::new();
+        kind.map_columns(&mut |id| {
+            let name = table.column(id).name.clone();
+            let position = names.iter().position(|n| *n == name).unwrap_or_else(|| {
+                names.push(name);
+                names.len() - 1
+            });
+            ColumnId(position)
+        });
+        let values = match &self.kind {
+            CheckKind::EnumValues { enum_id, .. } => model.enum_(*enum_id).values.iter().map(|v| format!("{:?}", v.value)).collect::<Vec<_>>(),
+            _ => Vec::new(),
+        };
+        let kind = match kind {
+            // The enum's position in the model is no part of what the check says.
+            CheckKind::EnumValues { column, .. } => CheckKind::EnumValues { column, enum_id: EnumId(0) },
+            other => other,
+        };
+        format!("{kind:?} columns={names:?} values={values:?}")
+    }
+}
+
+/// A portable SQL expression: the subset that means the same on PostgreSQL and SQL
+/// Server (checked when it is parsed). Columns are ids of the check's own table.
+/// Parentheses the user wrote are kept (`Nested`), so rendering needs no precedence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expr {
+    Column(ColumnId),
+    Null,
+    Bool(bool),
+    /// A number as written (`0`, `2.50`, `1e3`): never through a float.
+    Number(String),
+    String(String),
+    Nested(Box<Expr>),
+    Not(Box<Expr>),
+    /// Unary minus.
+    Negative(Box<Expr>),
+    Binary { left: Box<Expr>, op: BinaryOp, right: Box<Expr> },
+    IsNull { expr: Box<Expr>, negated: bool },
+    /// `IS [NOT] TRUE` / `IS [NOT] FALSE` on a `bool` column.
+    IsBool { column: ColumnId, value: bool, negated: bool },
+    Between { expr: Box<Expr>, low: Box<Expr>, high: Box<Expr>, negated: bool },
+    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
+    Like { expr: Box<Expr>, pattern: Box<Expr>, escape: Option<String>, negated: bool },
+    Case { operand: Option<Box<Expr>>, branches: Vec<CaseBranch>, otherwise: Option<Box<Expr>> },
+    Call { function: Function, args: Vec<Expr> },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseBranch {
+    pub when: Expr,
+    pub then: Expr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinaryOp {
+    And,
+    Or,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    Plus,
+    Minus,
+    Multiply,
+    Divide,
+    Modulo,
+}
+
+impl BinaryOp {
+    /// Comparisons and logic yield a truth value; arithmetic yields a value.
+    pub fn is_predicate(self) -> bool {
+        !matches!(self, BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply | BinaryOp::Divide | BinaryOp::Modulo)
+    }
+}
+
+/// Functions that exist with the same meaning in both dialects (the allow-list; each
+/// dialect names them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Function {
+    Abs,
+    Ceiling,
+    Coalesce,
+    Floor,
+    Lower,
+    NullIf,
+    Upper,
+}
+
+impl Expr {
+    /// True for expressions that yield a truth value (a predicate) rather than a value.
+    /// T-SQL keeps the two apart: a `bit` value is not a predicate, a predicate is not a
+    /// value.
+    pub fn is_predicate(&self) -> bool {
+        match self {
+            Expr::Nested(inner) => inner.is_predicate(),
+            Expr::Binary { op, .. } => op.is_predicate(),
+            Expr::Not(_) | Expr::IsNull { .. } | Expr::IsBool { .. } | Expr::Between { .. } | Expr::InList { .. } | Expr::Like { .. } => true,
+            Expr::Column(_) | Expr::Null | Expr::Bool(_) | Expr::Number(_) | Expr::String(_) | Expr::Negative(_) | Expr::Case { .. } | Expr::Call { .. } => false,
+        }
+    }
+
+    /// Replaces every column id with `f(id)`.
+    pub fn map_columns(&mut self, f: &mut dyn FnMut(ColumnId) -> ColumnId) {
+        match self {
+            Expr::Column(id) | Expr::IsBool { column: id, .. } => *id = f(*id),
+            Expr::Null | Expr::Bool(_) | Expr::Number(_) | Expr::String(_) => {}
+            Expr::Nested(e) | Expr::Not(e) | Expr::Negative(e) | Expr::IsNull { expr: e, .. } => e.map_columns(f),
+            Expr::Binary { left, right, .. } => {
+                left.map_columns(f);
+                right.map_columns(f);
+            }
+            Expr::Between { expr, low, high, .. } => {
+                expr.map_columns(f);
+                low.map_columns(f);
+                high.map_columns(f);
+            }
+            Expr::InList { expr, list, .. } => {
+                expr.map_columns(f);
+                list.iter_mut().for_each(|e| e.map_columns(f));
+            }
+            Expr::Like { expr, pattern, .. } => {
+                expr.map_columns(f);
+                pattern.map_columns(f);
+            }
+            Expr::Case { operand, branches, otherwise } => {
+                if let Some(operand) = operand {
+                    operand.map_columns(f);
+                }
+                for branch in branches {
+                    branch.when.map_columns(f);
+                    branch.then.map_columns(f);
+                }
+                if let Some(otherwise) = otherwise {
+                    otherwise.map_columns(f);
+                }
+            }
+            Expr::Call { args, .. } => args.iter_mut().for_each(|e| e.map_columns(f)),
+        }
+    }
 }
 
 /// `on_update: now` on a column: a trigger keeps it current.

@@ -6,6 +6,7 @@ mod support;
 
 mod apply_postgres;
 mod bad_input;
+mod check_expressions;
 mod compile_fixtures;
 mod evolution;
 mod freshness;

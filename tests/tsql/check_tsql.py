@@ -10,6 +10,10 @@ For each file:
 2. Every data type in the parse tree must be a SQL Server built-in. ScriptDom
    accepts any name where a type goes (`varchar2(10)`, `boolean`) and records
    it as a user-defined type, so this catches types from other dialects.
+   Likewise every function call: ScriptDom (and DacFx) accept a call to any
+   name (`char_length(code)`), which SQL Server refuses at run time ("is not a
+   recognized built-in function name"), so each call must name a SQL Server
+   2019 built-in.
 3. sqlfluff's `tsql` dialect must parse the file with no unparsable segment,
    so the files stay usable by common SQL tooling. Style rules are not run.
    (sqlfluff's Rust parser screens each file; its Python parser, the
@@ -33,6 +37,83 @@ USAGE = "usage: check_tsql.py FILE..."
 # every other built-in, xml aside, comes back as SqlDataTypeReference).
 # `json` and `vector` also parse that way but only exist from SQL Server 2025.
 BUILTIN_USER_TYPES = {"sysname", "hierarchyid", "geography", "geometry"}
+
+# SQL Server 2019's built-in functions that ScriptDom parses as a plain
+# FunctionCall (the ones with their own syntax, such as CAST, CONVERT, COALESCE,
+# NULLIF, IIF, LEFT and RIGHT, get their own node types and need no list).
+# From the T-SQL function reference, by category.
+BUILTIN_FUNCTIONS = {
+    # aggregate
+    "approx_count_distinct", "avg", "checksum_agg", "count", "count_big", "grouping",
+    "grouping_id", "max", "min", "stdev", "stdevp", "string_agg", "sum", "var", "varp",
+    # analytic and ranking
+    "cume_dist", "first_value", "lag", "last_value", "lead", "percent_rank",
+    "percentile_cont", "percentile_disc", "dense_rank", "ntile", "rank", "row_number",
+    # conversion
+    "parse", "try_parse", "try_convert", "try_cast",
+    # cryptographic
+    "certencoded", "certprivatekey", "decryptbyasymkey", "decryptbycert", "decryptbykey",
+    "decryptbykeyautoasymkey", "decryptbykeyautocert", "decryptbypassphrase",
+    "encryptbyasymkey", "encryptbycert", "encryptbykey", "encryptbypassphrase",
+    "hashbytes", "is_objectsigned", "key_guid", "key_id", "key_name", "signbyasymkey",
+    "signbycert", "symkeyproperty", "verifysignedbyasymkey", "verifysignedbycert",
+    "asymkey_id", "asymkeyproperty", "cert_id", "certproperty", "crypt_gen_random",
+    # cursor
+    "cursor_status",
+    # data type
+    "datalength", "ident_current", "ident_incr", "ident_seed", "identity",
+    "sql_variant_property",
+    # date and time
+    "current_timestamp", "current_timezone", "current_timezone_id", "date_bucket",
+    "dateadd", "datediff", "datediff_big", "datefromparts", "datename", "datepart",
+    "datetime2fromparts", "datetimefromparts", "datetimeoffsetfromparts", "datetrunc",
+    "day", "eomonth", "getdate", "getutcdate", "isdate", "month",
+    "smalldatetimefromparts", "switchoffset", "sysdatetime", "sysdatetimeoffset",
+    "sysutcdatetime", "timefromparts", "todatetimeoffset", "year",
+    # JSON
+    "isjson", "json_modify", "json_query", "json_value", "openjson",
+    # logical
+    "choose", "greatest", "least",
+    # mathematical
+    "abs", "acos", "asin", "atan", "atn2", "ceiling", "cos", "cot", "degrees", "exp",
+    "floor", "log", "log10", "pi", "power", "radians", "rand", "round", "sign", "sin",
+    "sqrt", "square", "tan",
+    # metadata
+    "app_name", "applock_mode", "applock_test", "assemblyproperty", "col_length",
+    "col_name", "columnproperty", "databasepropertyex", "database_principal_id",
+    "db_id", "db_name", "file_id", "file_idex", "file_name", "filegroup_id",
+    "filegroup_name", "filegroupproperty", "fileproperty", "fulltextcatalogproperty",
+    "fulltextserviceproperty", "index_col", "indexkey_property", "indexproperty",
+    "object_definition", "object_id", "object_name",
+    "object_schema_name", "objectproperty", "objectpropertyex", "original_db_name",
+    "parsename", "schema_id", "schema_name", "scope_identity", "serverproperty",
+    "stats_date", "type_id", "type_name", "typeproperty", "version",
+    # security
+    "certificate_id", "current_user", "has_dbaccess", "has_perms_by_name",
+    "is_member", "is_rolemember", "is_srvrolemember", "loginproperty",
+    "original_login", "permissions", "pwdencrypt", "pwdcompare", "session_user",
+    "sessionproperty", "suser_id", "suser_name", "suser_sid", "suser_sname",
+    "system_user", "user", "user_id", "user_name",
+    # string
+    "ascii", "char", "charindex", "concat", "concat_ws", "difference", "format",
+    "len", "lower", "ltrim", "nchar", "patindex", "quotename", "replace", "replicate",
+    "reverse", "rtrim", "soundex", "space", "str", "string_escape", "string_split",
+    "stuff", "substring", "translate", "trim", "unicode", "upper",
+    # system
+    "binary_checksum", "checksum", "compress", "connectionproperty", "context_info",
+    "current_request_id", "current_transaction_id", "decompress", "error_line",
+    "error_message", "error_number", "error_procedure", "error_severity", "error_state",
+    "formatmessage", "get_filestream_transaction_context", "getansinull", "host_id",
+    "host_name", "isnull", "isnumeric", "min_active_rowversion", "newid",
+    "newsequentialid", "rowcount_big", "session_context", "xact_state",
+    # trigger
+    "columns_updated", "eventdata", "trigger_nestlevel", "update",
+    # rowset (in FROM, but callable where ScriptDom sees a call)
+    "openquery", "openrowset", "opendatasource", "openxml",
+    # text and image
+    "textptr", "textvalid",
+    # configuration (@@ functions are global variables in ScriptDom, not calls)
+}
 
 
 class ScriptDomChecker:
@@ -60,6 +141,12 @@ class ScriptDomChecker:
             if not is_builtin(ref):
                 found.append(
                     f"{path}:{ref.StartLine}:{ref.StartColumn}: non-builtin type '{type_name(ref)}'"
+                )
+        for call in self.walker.find(fragment, self.scriptdom.FunctionCall):
+            name = function_name(call)
+            if name is not None:
+                found.append(
+                    f"{path}:{call.StartLine}:{call.StartColumn}: non-builtin function '{name}'"
                 )
         return found
 
@@ -137,6 +224,27 @@ def is_builtin(reference):
     if schema is not None and str(schema.Value).lower() != "sys":
         return False
     return str(name.BaseIdentifier.Value).lower() in BUILTIN_USER_TYPES
+
+
+def function_name(call):
+    """The name of a call that is not a SQL Server built-in, or None for a built-in.
+
+    An unqualified name must be on the built-in list; a qualified one
+    (`dbo.f(x)`) is a user-defined function, never a built-in, except the
+    system functions in `sys`. Method calls on a value (`x.STAsText()`) are left
+    alone: they belong to the value's CLR type.
+    """
+    name = str(call.FunctionName.Value)
+    target = call.CallTarget
+    if target is None:
+        return None if name.lower() in BUILTIN_FUNCTIONS else name
+    identifiers = getattr(getattr(target, "MultiPartIdentifier", None), "Identifiers", None)
+    if identifiers is None:
+        return None
+    parts = [str(part.Value) for part in identifiers]
+    if len(parts) == 1 and parts[0].lower() == "sys":
+        return None
+    return ".".join(parts + [name])
 
 
 def make_sqlfluff_linter(rust):

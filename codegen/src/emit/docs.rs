@@ -379,16 +379,15 @@ fn checks_table(model: &Model, table: &Table) -> MarkdownTable {
         rows: table
             .checks
             .iter()
-            .filter(|c| mssql || c.origin != CheckOrigin::MssqlJson)
+            .filter(|c| mssql || c.kind.exists_on(Dialect::Postgres))
             .map(|check| {
-                let (expression, note) = match check.origin {
-                    CheckOrigin::MssqlJson => (code(&check.expression.mssql), "SQL Server only (T-SQL): the column is `nvarchar(max)` there and must hold JSON".to_string()),
-                    origin => {
-                        let mut note = if origin == CheckOrigin::Enum { "allowed values of the enum".to_string() } else { String::new() };
-                        if mssql && check.expression.mssql != check.expression.postgres && origin == CheckOrigin::Spec {
-                            note = format!("SQL Server: {}", code(&check.expression.mssql));
-                        }
-                        (code(&check.expression.postgres), note)
+                let on_sql_server = super::expr_mssql::check_sql(model, table, check);
+                let (expression, note) = match (&check.kind, super::expr_postgres::check_sql(model, table, check)) {
+                    (_, None) => (code(&on_sql_server), "SQL Server only (T-SQL): the column is `nvarchar(max)` there and must hold JSON".to_string()),
+                    (CheckKind::EnumValues { .. }, Some(postgres)) => (code(&postgres), "allowed values of the enum".to_string()),
+                    (_, Some(postgres)) => {
+                        let note = if mssql && on_sql_server != postgres { format!("SQL Server: {}", code(&on_sql_server)) } else { String::new() };
+                        (code(&postgres), note)
                     }
                 };
                 cells([code(&check.name), expression, note])

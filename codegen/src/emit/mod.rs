@@ -4,6 +4,9 @@
 //! T-SQL.
 
 pub mod docs;
+mod expr;
+pub mod expr_mssql;
+pub mod expr_postgres;
 pub mod migration;
 pub mod mssql;
 pub mod postgres;

@@ -408,7 +408,7 @@ impl SqlDialect for Mssql {
         let named = |key: &Key| NamedColumns { name: quote(&key.name), columns: column_list(&t.columns(&key.columns)) };
         // Every check, the ISJSON ones for json and array columns included; partitioning
         // is PostgreSQL's only and is left out.
-        let checks = table.checks.iter().map(|c| CheckView { name: quote(&c.name), expression: c.expression.mssql.clone() }).collect();
+        let checks = table.checks.iter().map(|c| CheckView { name: quote(&c.name), expression: super::expr_mssql::check_sql_named(model, table, c, &|id| t.column(id).to_string()) }).collect();
         let table_name = qualified(model, t.name);
         Statement::CreateTable {
             table_literal: string_literal(&table_name),
@@ -493,7 +493,7 @@ impl SqlDialect for Mssql {
 
     fn add_check(&self, t: &Current, check: usize) -> Option<Statement> {
         let check = &t.table.checks[check];
-        Some(add_constraint(t, &check.name, format!("CHECK ({})", check.expression.mssql)))
+        Some(add_constraint(t, &check.name, format!("CHECK ({})", super::expr_mssql::check_sql_named(t.model, t.table, check, &|id| t.column(id).to_string()))))
     }
 
     fn drop_check(&self, t: &Current, check: usize) -> Option<Statement> {

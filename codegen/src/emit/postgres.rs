@@ -207,8 +207,7 @@ impl SqlDialect for Postgres {
         let checks = table
             .checks
             .iter()
-            .filter(|c| c.origin != CheckOrigin::MssqlJson)
-            .map(|c| CheckView { name: quote(&c.name), expression: c.expression.postgres.clone() })
+            .filter_map(|c| super::expr_postgres::check_sql_named(model, table, c, &|id| t.column(id).to_string()).map(|expression| CheckView { name: quote(&c.name), expression }))
             .collect();
         let partition = table.partition.as_ref().map(|p| format!("{} ({})", p.by.sql(), quote(t.column(p.column))));
         // Rows outside every explicit partition land here instead of failing the insert;
@@ -273,13 +272,13 @@ impl SqlDialect for Postgres {
 
     fn add_check(&self, t: &Current, check: usize) -> Option<Statement> {
         let check = &t.table.checks[check];
-        (check.origin != CheckOrigin::MssqlJson)
-            .then(|| Statement::AddConstraint { table: qualified(t.model, t.name), name: quote(&check.name), definition: format!("CHECK ({})", check.expression.postgres) })
+        let expression = super::expr_postgres::check_sql_named(t.model, t.table, check, &|id| t.column(id).to_string())?;
+        Some(Statement::AddConstraint { table: qualified(t.model, t.name), name: quote(&check.name), definition: format!("CHECK ({expression})") })
     }
 
     fn drop_check(&self, t: &Current, check: usize) -> Option<Statement> {
         let check = &t.table.checks[check];
-        (check.origin != CheckOrigin::MssqlJson).then(|| self.drop_constraint(t, t.constraint(&check.name)))
+        check.kind.exists_on(Dialect::Postgres).then(|| self.drop_constraint(t, t.constraint(&check.name)))
     }
 
     fn create_index(&self, t: &Current, index: usize) -> Statement {

@@ -16,7 +16,7 @@ use super::{ConstraintKind, Operation};
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Signature {
     Key(Vec<String>),
-    Check(String, String),
+    Check(String),
     Index { columns: Vec<(String, bool)>, unique: bool, predicate: String },
     ForeignKey { columns: Vec<String>, table: String, referenced: Vec<String>, on_delete: OnDelete },
 }
@@ -149,20 +149,19 @@ impl<'m> Differ<'m> {
         self.match_constraints(pair, ConstraintKind::Unique, kept, wanted);
     }
 
-    /// Checks, compared by their text in each dialect.
+    /// Checks, compared by what they assert (`Check::signature`: columns by name).
     fn change_checks(&mut self, pair: Pair) {
         let Pair { before_id, before, after, .. } = pair;
-        let altered_names: Vec<&str> = before.columns.iter().enumerate().filter(|(i, _)| self.altered.contains(&(before_id, ColumnId(*i)))).map(|(_, c)| c.name.as_str()).collect();
         let kept = before
             .checks
             .iter()
             .map(|check| {
                 // A check on an altered column is rebuilt around the change.
-                let on_altered = altered_names.iter().any(|name| check_mentions(check, name));
-                Kept { name: check.name.clone(), signature: (!on_altered).then(|| check_signature(check)) }
+                let on_altered = check.kind.columns(before).iter().any(|c| self.altered.contains(&(before_id, *c)));
+                Kept { name: check.name.clone(), signature: (!on_altered).then(|| Signature::Check(check.signature(self.before, before))) }
             })
             .collect();
-        let wanted = after.checks.iter().map(|check| (check.name.clone(), check_signature(check))).collect();
+        let wanted = after.checks.iter().map(|check| (check.name.clone(), Signature::Check(check.signature(self.after, after)))).collect();
         self.match_constraints(pair, ConstraintKind::Check, kept, wanted);
     }
 
@@ -361,16 +360,6 @@ impl<'m> Differ<'m> {
             }
         }
     }
-}
-
-/// What a check says, in both dialects' text.
-fn check_signature(check: &Check) -> Signature {
-    Signature::Check(check.expression.postgres.clone(), check.expression.mssql.clone())
-}
-
-/// Whether a check's expression names a column (it is rebuilt when that column changes).
-fn check_mentions(check: &Check, column: &str) -> bool {
-    check.expression.postgres.contains(column)
 }
 
 /// A partial index's predicate, with `Equals` columns as `names` gives them.
