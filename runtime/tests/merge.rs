@@ -444,8 +444,8 @@ fn killing_the_connection_mid_merge_rolls_everything_back() {
     let first: Vec<NewWide> = (0..200).map(|n| wide(1, n)).collect();
     wide_merge().run(&mut conn, &first).unwrap();
     let before = query(&name, "SELECT id, sha, archive FROM wide ORDER BY id");
-    // Hold a lock on a row the merge will archive, so it stops after its
-    // COPY of new rows, inside its transaction; then end its backend.
+    // Hold a lock on a row the merge will archive, so it stops at its
+    // UPDATE, inside its transaction; then end its backend.
     let url = Cluster::shared().url(&name);
     let mut blocker = PgConnection::establish(&url).unwrap();
     blocker.batch_execute("BEGIN; SELECT * FROM wide WHERE name LIKE 'Row 0%' FOR UPDATE;").unwrap();
@@ -539,23 +539,40 @@ fn a_unique_business_key_is_the_compare_key_and_an_archived_row_comes_back() {
     assert_eq!(active_shas(&name, "app_groups", "TRUE"), shas_of(facts(NewAppGroups::TABLE), &three));
 }
 
+/// A second unique key the compare key does not imply is checked against
+/// every row of the table before anything is written.
 #[test]
-fn a_merge_that_could_break_a_unique_key_is_refused_before_it_starts() {
+fn a_row_that_would_repeat_another_unique_key_is_refused_before_anything_is_written() {
     let (name, mut conn) = database("merge_unique_refused");
-    let parents: Vec<NewAppParents> = serde_json::from_value(serde_json::json!([{"name": "p", "group_name": "g", "parent": "p1"}])).unwrap();
-    // Compared by (name, group_name), a row could repeat the `parent` of a row it does not match.
-    let error = Merge::new(NewAppParents::TABLE).unwrap().compare_key(&["name", "group_name"]).unwrap().run(&mut conn, &parents).unwrap_err();
+    let parent = |name: &str, parent: &str| -> NewAppParents { serde_json::from_value(serde_json::json!({"name": name, "group_name": "g", "parent": parent})).unwrap() };
+    Merge::new(NewAppGroups::TABLE).unwrap().run(&mut conn, &[group("g")]).unwrap();
+    // app_parents is compared by its primary key (name, group_name); `parent` is unique too.
+    let merge = || Merge::new(NewAppParents::TABLE).unwrap();
+    assert_eq!(counts(&merge().run(&mut conn, &[parent("p", "x1"), parent("q", "x2")]).unwrap()), (2, 0, 0, 0, 0, 0));
+    // `p` goes (archived, still holding x1) and `r` arrives with x1: refused, nothing written.
+    let before = query(&name, "SELECT id, name, parent, archive FROM app_parents ORDER BY id");
+    let error = merge().run(&mut conn, &[parent("q", "x2"), parent("r", "x1")]).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "cannot merge `app_parents`: this merge could break unique key `uq_app_parents_parent` (parent) half-way: it compares rows by (name, group_name), \
-         so a row it writes could repeat the (parent) of a row it does not match (an archived one, say); compare by the key: `.compare_key(&[\"parent\"])`"
+        "row 1: unique key `uq_app_parents_parent` (parent) = (\"x1\") is already held by a stored row this merge does not match (archived, or in another scope); \
+         nothing was written. Correct the row, or compare by that key (`compare_key`) so the holder is updated instead"
     );
-    assert_eq!((error.phase(), error.is_bad_row(), error.is_retryable()), (Phase::Setup, false, false));
-    // A scope outside the key: rows of other scopes could collide.
-    let error = Merge::new(NewApps::TABLE).unwrap().scope("group_name", "g").unwrap().run(&mut conn, &[] as &[NewApps]).unwrap_err();
-    assert!(error.to_string().contains("unique key `uq_apps_app` (app) half-way: the scope's columns (group_name) are not part of it"), "{error}");
-    assert!(error.to_string().contains("merge the whole table (no scope)"), "{error}");
-    assert_eq!(scalar(&name, "SELECT count(*) FROM app_parents"), "0", "nothing was written");
+    assert_eq!((error.phase(), error.is_bad_row(), error.is_retryable()), (Phase::Diff, true, false));
+    assert_eq!(query(&name, "SELECT id, name, parent, archive FROM app_parents ORDER BY id"), before);
+    // Two rows of one truth with the same `parent`.
+    let error = merge().run(&mut conn, &[parent("q", "x2"), parent("s", "x3"), parent("t", "x3")]).unwrap_err();
+    assert!(error.to_string().starts_with("row 2: unique key `uq_app_parents_parent` (parent) = (\"x3\") is already held by row 1 of the truth"), "{error}");
+    // A row updated in place may take the value a row the same merge deletes gave up.
+    let report = merge().mode(Mode::Delete).run(&mut conn, &[parent("q", "x1"), parent("u", "")]).unwrap();
+    assert_eq!(counts(&report), (1, 1, 0, 1, 0, 0));
+    // A scoped merge checks keys against other scopes too: apps of group g2 repeating g's `app`.
+    Merge::new(NewAppGroups::TABLE).unwrap().run(&mut conn, &[group("g"), group("g2")]).unwrap();
+    Merge::new(NewAppParents::TABLE).unwrap().mode(Mode::InsertOnly).run(&mut conn, &[parent("q", "x1"), serde_json::from_value(serde_json::json!({"name": "q", "group_name": "g2", "parent": "y"})).unwrap()]).unwrap();
+    let mut app_g2 = app("q", "a", None, None);
+    app_g2.group_name = "g2".into();
+    Merge::new(NewApps::TABLE).unwrap().scope("group_name", "g").unwrap().run(&mut conn, &[app("q", "a", None, None)]).unwrap();
+    let error = Merge::new(NewApps::TABLE).unwrap().scope("group_name", "g2").unwrap().run(&mut conn, &[app_g2]).unwrap_err();
+    assert!(error.to_string().contains("unique key `uq_apps_app` (app) = (\"q/a\") is already held by a stored row"), "{error}");
 }
 
 #[test]
@@ -570,21 +587,39 @@ fn a_setup_error_is_not_reported_as_a_bad_row() {
     assert_eq!(scalar(&name, "SELECT count(*) FROM wide"), "0");
 }
 
-/// Holds the whole-table merge lock of `wide` in an open transaction until dropped.
-struct LockHolder(PgConnection);
+/// Holds the whole-table merge lock of `wide` until dropped: a merge inside
+/// an outer transaction (a savepoint) that stays open on another thread.
+struct LockHolder {
+    release: std::sync::mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
 
 impl LockHolder {
     fn take(database: &str) -> LockHolder {
-        let mut conn = DatabaseUrl::new(Cluster::shared().url(database)).establish().unwrap();
-        conn.batch_execute("BEGIN").unwrap();
-        wide_merge().run(&mut conn, &[wide(9, 9)]).unwrap();
-        LockHolder(conn)
+        let url = DatabaseUrl::new(Cluster::shared().url(database));
+        let (release, wait) = std::sync::mpsc::channel();
+        let (taken, is_taken) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let mut conn = url.establish().unwrap();
+            conn.transaction::<_, MergeError, _>(|conn| {
+                wide_merge().run(conn, &[wide(9, 9)])?;
+                taken.send(()).unwrap();
+                let _ = wait.recv();
+                Ok(())
+            })
+            .unwrap();
+        });
+        is_taken.recv().unwrap();
+        LockHolder { release, thread: Some(thread) }
     }
 }
 
 impl Drop for LockHolder {
     fn drop(&mut self) {
-        let _ = self.0.batch_execute("ROLLBACK");
+        let _ = self.release.send(());
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
     }
 }
 
@@ -610,11 +645,12 @@ fn a_lock_held_too_long_times_out_and_a_cancel_stops_the_wait() {
     canceller.join().unwrap();
     assert!(matches!(error, MergeError::Cancelled { phase: Phase::Lock, .. }), "{error}");
     assert!(!error.is_retryable());
+    // The merges that gave up wrote nothing.
+    assert_eq!(scalar(&name, "SELECT count(*) FROM wide WHERE scope_id = 1"), "0");
     drop(holder);
-    // Once the lock is free the same merge runs; the cancelled one wrote nothing.
-    assert_eq!(scalar(&name, "SELECT count(*) FROM wide"), "0");
+    // Once the lock is free the same merge runs.
     let report = wide_merge().lock_timeout(Duration::from_secs(5)).run(&mut conn, &[wide(1, 1)]).unwrap();
-    assert_eq!(report.inserted, 1);
+    assert_eq!((report.inserted, report.archived), (1, 1));
 }
 
 #[test]
@@ -700,7 +736,9 @@ fn each_merge_is_a_span_with_its_counts_and_a_child_span_per_phase() {
     let subscriber = tracing_subscriber::registry().with(recorder.clone());
     tracing::subscriber::with_default(subscriber, || {
         wide_merge().run(&mut conn, &[wide(1, 1), wide(1, 2)]).unwrap();
-        let error = Merge::new(NewAppParents::TABLE).unwrap().compare_key(&["name"]).unwrap().run(&mut conn, &[] as &[NewAppParents]).unwrap_err();
+        let mut info = fixture_info("wide");
+        info.columns.retain(|c| c.name != "archive");
+        let error = Merge::<NewWide>::from_info(info).unwrap().run(&mut conn, &[wide(1, 1)]).unwrap_err();
         assert_eq!(error.phase(), Phase::Setup);
     });
     let spans = recorder.0.lock().unwrap().clone();
@@ -720,7 +758,7 @@ fn each_merge_is_a_span_with_its_counts_and_a_child_span_per_phase() {
     }
     let second = &merges[1].2;
     assert_eq!(field(second, "phase").as_deref(), Some("setup"));
-    assert!(field(second, "error").is_some_and(|e| e.contains("uq_app_parents_parent")), "{second:?}");
+    assert!(field(second, "error").is_some_and(|e| e.contains("archive mode needs")), "{second:?}");
 }
 
 mod properties {

@@ -61,6 +61,9 @@ pub enum MergeError {
     OutOfScope { index: usize, column: String, expected: String, found: String },
     #[error("rows {first} and {repeat} are duplicates (same {by}); remove one, or merge with Duplicates::Count to count them instead")]
     Duplicate { first: usize, repeat: usize, by: String },
+    /// A row would repeat a unique key's value; found before anything is written.
+    #[error("row {index}: unique key `{key}` ({columns}) = ({values}) is already held by {holder}; nothing was written. Correct the row, or compare by that key (`compare_key`) so the holder is updated instead")]
+    UniqueConflict { index: usize, key: String, columns: String, values: String, holder: String },
     #[error("database error in the {phase} phase of the merge (the transaction was rolled back): {error}")]
     Database { phase: Phase, error: DieselError },
     #[error("the merge of `{table}` waited {waited:?} for its advisory lock, which another merge of the same scope holds; retry later, or raise Merge::lock_timeout")]
@@ -85,7 +88,7 @@ impl MergeError {
         match self {
             MergeError::TableInfo(_) | MergeError::Setup { .. } => Phase::Setup,
             MergeError::Row { .. } | MergeError::OutOfScope { .. } => Phase::Hash,
-            MergeError::Duplicate { .. } => Phase::Diff,
+            MergeError::Duplicate { .. } | MergeError::UniqueConflict { .. } => Phase::Diff,
             MergeError::LockTimeout { .. } => Phase::Lock,
             MergeError::Database { phase, .. } | MergeError::Cancelled { phase, .. } | MergeError::Stream { phase, .. } => *phase,
         }
@@ -105,7 +108,7 @@ impl MergeError {
     /// Whether the error is about the incoming rows (fix the data) rather
     /// than the setup, the database or the connection.
     pub fn is_bad_row(&self) -> bool {
-        matches!(self, MergeError::Row { .. } | MergeError::OutOfScope { .. } | MergeError::Duplicate { .. })
+        matches!(self, MergeError::Row { .. } | MergeError::OutOfScope { .. } | MergeError::Duplicate { .. } | MergeError::UniqueConflict { .. })
     }
 }
 

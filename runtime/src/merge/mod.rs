@@ -17,10 +17,12 @@
 //!    binary `COPY (SELECT …) TO STDOUT` (locator and sha, plus key columns
 //!    and archive time for keyed merges);
 //! 4. diffs both sides in memory (`diff`);
-//! 5. writes only what changed: one binary COPY of the new rows (per set of
-//!    columns left to their database default), one `UPDATE … WHERE id =
-//!    ANY($1)` or `DELETE` for the gone rows, and for keyed merges one COPY
-//!    into a temporary table plus one `UPDATE … FROM` for rows changed in place.
+//! 5. checks the unique keys the comparison does not imply against every
+//!    row of the table, in memory, and refuses a row that would repeat one;
+//! 6. writes only what changed: one `UPDATE … WHERE id = ANY($1)` or
+//!    `DELETE` for the gone rows, for keyed merges one COPY into a temporary
+//!    table plus one `UPDATE … FROM` for rows changed in place, and one
+//!    binary COPY of the new rows (per set of columns left to their default).
 //!
 //! Each merge is a `tracing` span (`merge`, with the table, mode and the
 //! report's counts recorded on it) with one child span per phase. Errors
@@ -152,6 +154,30 @@ enum Compare {
     Sha,
     /// Field positions of the key (may be empty: one row per scope).
     Key(Vec<usize>),
+}
+
+/// A unique key the compare key does not imply: merge checks the rows it
+/// would write against every row of the table before it writes any.
+#[derive(Clone, Debug)]
+struct CheckedKey {
+    name: String,
+    /// Insert-struct field positions of its columns.
+    fields: Vec<usize>,
+}
+
+/// The comparison and the unique keys to check, decided at setup.
+#[derive(Clone, Debug)]
+struct Setup {
+    statements: Statements,
+    compare: Compare,
+    checked: Vec<CheckedKey>,
+}
+
+impl Setup {
+    /// Every checked key's fields, in order: the layout of a row's unique values.
+    fn checked_fields(&self) -> Vec<usize> {
+        self.checked.iter().flat_map(|key| key.fields.iter().copied()).collect()
+    }
 }
 
 /// A merge of one table, configured once and run on as many truths as needed.
@@ -344,16 +370,18 @@ impl<R> Merge<R> {
         fields.iter().map(|&f| self.shape.column_of(f).name.as_str()).collect()
     }
 
-    /// How rows compare, and the proof that no unique key can break.
+    /// How rows compare, and which unique keys need checking.
     ///
-    /// A unique key `U` whose columns are all insert columns is safe when
-    /// the compare key's columns lie within `U` and so do the scope's: then
-    /// two rows equal on `U` are equal on the key, so merge matches them to
-    /// one stored row (archived ones included) and never writes a second.
-    /// Keys with a column the database fills (identity, roles) are the
-    /// database's to keep. Without a chosen key, the first unique key is
-    /// the compare key (its scope columns aside).
-    fn compare(&self) -> Result<Compare, MergeError> {
+    /// A unique key `U` whose columns are all insert columns is implied by
+    /// the comparison when the compare key's columns and the scope's lie
+    /// within `U`: two rows equal on `U` are then equal on the key, so merge
+    /// matches them to one stored row (archived ones included) and never
+    /// writes a second. Every other such key is checked against the whole
+    /// table before anything is written (`check_unique_keys`). Keys with a
+    /// column the database fills (identity, roles) are the database's to
+    /// keep. Without a chosen key, the primary key (else the first unique
+    /// key) is the compare key, its scope columns aside.
+    fn compare(&self) -> Result<(Compare, Vec<CheckedKey>), MergeError> {
         let info = self.shape.info();
         let scope: Vec<&str> = self.scope.iter().map(|entry| self.shape.column_of(entry.field).name.as_str()).collect();
         let keys: Vec<UniqueKey> = info.all_unique_keys().filter(|key| key.columns.iter().all(|c| self.shape.field_of_column(c).is_some())).collect();
@@ -365,7 +393,7 @@ impl<R> Merge<R> {
                     let field = self.key_column_field(column, &format!("unique key `{}`", unique.name)).map_err(|error| match error {
                         MergeError::Setup { table, problem } => MergeError::Setup {
                             table,
-                            problem: format!("{problem}; merge compares a table with a unique key by that key, so this table can only be merged by a key chosen with `compare_key`"),
+                            problem: format!("{problem}; merge compares a table with a unique key by that key, so choose another with `compare_key`"),
                         },
                         other => other,
                     })?;
@@ -379,29 +407,16 @@ impl<R> Merge<R> {
             Compare::Key(fields) => self.column_names(fields),
             Compare::Sha => Vec::new(),
         };
+        let mut checked = Vec::new();
         for unique in &keys {
             let within = |columns: &[&str]| columns.iter().all(|c| unique.columns.iter().any(|u| u == c));
-            let key_ok = matches!(compare, Compare::Key(_)) && within(&key_columns);
-            let scope_ok = within(&scope);
-            if key_ok && scope_ok {
+            if matches!(compare, Compare::Key(_)) && within(&key_columns) && within(&scope) {
                 continue;
             }
-            let columns = unique.columns.join(", ");
-            let quoted: Vec<String> = unique.columns.iter().filter(|c| !scope.contains(&c.as_str())).map(|c| format!("\"{c}\"")).collect();
-            let why = if !key_ok {
-                let by = if key_columns.is_empty() { "sha".to_string() } else { format!("({})", key_columns.join(", ")) };
-                format!("it compares rows by {by}, so a row it writes could repeat the ({columns}) of a row it does not match (an archived one, say)")
-            } else {
-                format!("the scope's columns ({}) are not part of it, so a row could repeat the ({columns}) of a row in another scope", scope.join(", "))
-            };
-            let fix = if scope_ok {
-                format!("compare by the key: `.compare_key(&[{}])`", quoted.join(", "))
-            } else {
-                format!("merge the whole table (no scope) comparing by `.compare_key(&[{}])`, or add the scope columns to the key in the spec", unique.columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", "))
-            };
-            return Err(setup_error(info, format!("this merge could break unique key `{}` ({columns}) half-way: {why}; {fix}", unique.name)));
+            let fields = unique.columns.iter().filter_map(|c| self.shape.field_of_column(c)).collect();
+            checked.push(CheckedKey { name: unique.name.clone(), fields });
         }
-        Ok(compare)
+        Ok((compare, checked))
     }
 
     fn check_cancel(&self, phase: Phase) -> Result<(), MergeError> {
@@ -446,7 +461,7 @@ impl<R: Serialize> Merge<R> {
     where
         R: Sync,
     {
-        self.run_source(conn, &SliceSource(rows), Some(rows.len()), |compare| self.hash_slice(rows, compare))
+        self.run_source(conn, &SliceSource(rows), Some(rows.len()), |setup| self.hash_slice(rows, setup))
     }
 
     /// Like [`run`](Self::run) for a truth too large to hold: `rows` is
@@ -460,10 +475,10 @@ impl<R: Serialize> Merge<R> {
         I: IntoIterator<Item = R>,
         F: Fn() -> I,
     {
-        self.run_source(conn, &IterSource(&rows), None, |compare| self.hash_iter(rows(), compare))
+        self.run_source(conn, &IterSource(&rows), None, |setup| self.hash_iter(rows(), setup))
     }
 
-    fn run_source(&self, conn: &mut PgConnection, rows: &dyn Source<R>, count: Option<usize>, hash: impl FnOnce(&Compare) -> Result<Hashed, MergeError>) -> Result<MergeReport, MergeError> {
+    fn run_source(&self, conn: &mut PgConnection, rows: &dyn Source<R>, count: Option<usize>, hash: impl FnOnce(&Setup) -> Result<Hashed, MergeError>) -> Result<MergeReport, MergeError> {
         let info = self.shape.info();
         let span = tracing::info_span!(
             "merge",
@@ -486,13 +501,13 @@ impl<R: Serialize> Merge<R> {
         }
         let _entered = span.enter();
         let started = Instant::now();
-        let result = self.setup().and_then(|(statements, compare)| {
-            span.record("compare", tracing::field::display(match &compare {
+        let result = self.setup().and_then(|setup| {
+            span.record("compare", tracing::field::display(match &setup.compare {
                 Compare::Sha => "sha".to_string(),
                 Compare::Key(fields) => self.column_names(fields).join(","),
             }));
             self.check_cancel(Phase::Setup)?;
-            conn.transaction(|conn| self.run_in_transaction(conn, &statements, &compare, rows, &span, hash).map_err(InTransaction)).map_err(|InTransaction(error)| error)
+            conn.transaction(|conn| self.run_in_transaction(conn, &setup, rows, &span, hash).map_err(InTransaction)).map_err(|InTransaction(error)| error)
         });
         match result {
             Ok(mut report) => {
@@ -514,7 +529,7 @@ impl<R: Serialize> Merge<R> {
         }
     }
 
-    fn setup(&self) -> Result<(Statements, Compare), MergeError> {
+    fn setup(&self) -> Result<Setup, MergeError> {
         let _phase = tracing::info_span!("setup").entered();
         let info = self.shape.info();
         let sha = info.role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
@@ -527,7 +542,7 @@ impl<R: Serialize> Merge<R> {
                 return Err(setup_error(info, format!("the archive column `{}` must be a datetime or datetimetz", archive.name)));
             }
         }
-        let compare = self.compare()?;
+        let (compare, checked) = self.compare()?;
         let scope: Vec<(&str, &SpecType, bool)> = self
             .scope
             .iter()
@@ -536,18 +551,19 @@ impl<R: Serialize> Merge<R> {
                 (column.name.as_str(), &column.ty, entry.text.is_none())
             })
             .collect();
-        Ok((Statements::new(info, locator_column(info), sha, archive.map(|a| (a.name.as_str(), &a.ty)), &scope), compare))
+        let statements = Statements::new(info, locator_column(info), sha, archive.map(|a| (a.name.as_str(), &a.ty)), &scope);
+        Ok(Setup { statements, compare, checked })
     }
 
     fn run_in_transaction(
         &self,
         conn: &mut PgConnection,
-        statements: &Statements,
-        compare: &Compare,
+        setup: &Setup,
         rows: &dyn Source<R>,
         merge_span: &tracing::Span,
-        hash: impl FnOnce(&Compare) -> Result<Hashed, MergeError>,
+        hash: impl FnOnce(&Setup) -> Result<Hashed, MergeError>,
     ) -> Result<MergeReport, MergeError> {
+        let (statements, compare) = (&setup.statements, &setup.compare);
         let mut phases = MergePhases::default();
         let started = Instant::now();
         {
@@ -573,18 +589,20 @@ impl<R: Serialize> Merge<R> {
                 tracing::dispatcher::with_default(&dispatch, || {
                     let _phase = tracing::info_span!(parent: merge_span, "read").entered();
                     let started = Instant::now();
-                    (self.read_existing(reading, statements, compare), started.elapsed())
+                    let existing = self.read_existing(reading, statements, compare);
+                    let held = existing.and_then(|existing| Ok((existing, self.read_unique_values(reading, setup)?)));
+                    (held, started.elapsed())
                 })
             });
             let started = Instant::now();
-            let hashed = tracing::info_span!("hash").in_scope(|| hash(compare));
+            let hashed = tracing::info_span!("hash").in_scope(|| hash(setup));
             phases.hash = started.elapsed();
             let (existing, read) = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             phases.read = read;
             (hashed, existing)
         });
-        let Hashed { incoming, masks } = hashed?;
-        let existing = existing?;
+        let Hashed { incoming, masks, uniques } = hashed?;
+        let (existing, held) = existing?;
         merge_span.record("rows", incoming.len() as u64);
         self.check_cancel(Phase::Read)?;
         let started = Instant::now();
@@ -599,6 +617,9 @@ impl<R: Serialize> Merge<R> {
                 return Err(MergeError::Duplicate { first: first as usize, repeat: repeat as usize, by });
             }
         }
+        if !setup.checked.is_empty() {
+            self.check_unique_keys(setup, &plan, &uniques, held)?;
+        }
         self.check_cancel(Phase::Diff)?;
         let started = Instant::now();
         let mut report = tracing::info_span!("write").in_scope(|| self.write(conn, statements, rows, &masks, &plan))?;
@@ -608,7 +629,7 @@ impl<R: Serialize> Merge<R> {
     }
 
     /// Hashes a slice in chunks: one on this thread, the others on helpers.
-    fn hash_slice(&self, rows: &[R], compare: &Compare) -> Result<Hashed, MergeError>
+    fn hash_slice(&self, rows: &[R], setup: &Setup) -> Result<Hashed, MergeError>
     where
         R: Sync,
     {
@@ -622,19 +643,20 @@ impl<R: Serialize> Merge<R> {
             let workers: Vec<_> = chunks
                 .map(|(n, chunk)| {
                     let span = hash_span.clone();
-                    threads.spawn(move || span.in_scope(|| self.hash_rows(chunk, n * chunk_size, compare)))
+                    threads.spawn(move || span.in_scope(|| self.hash_rows(chunk, n * chunk_size, setup)))
                 })
                 .collect();
-            let mut results = vec![own.map_or_else(|| Ok(Hashed { incoming: Vec::new(), masks: Vec::new() }), |(_, chunk)| self.hash_rows(chunk, 0, compare))];
+            let mut results = vec![own.map_or_else(|| Ok(Hashed::default()), |(_, chunk)| self.hash_rows(chunk, 0, setup))];
             results.extend(workers.into_iter().map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
             results
         });
         drop(helpers);
-        let mut all = Hashed { incoming: Vec::with_capacity(rows.len()), masks: Vec::with_capacity(rows.len()) };
+        let mut all = Hashed { incoming: Vec::with_capacity(rows.len()), masks: Vec::with_capacity(rows.len()), uniques: Vec::new() };
         for result in results {
             let part = result?;
             all.incoming.extend(part.incoming);
             all.masks.extend(part.masks);
+            all.uniques.extend(part.uniques);
         }
         Ok(all)
     }
@@ -642,7 +664,7 @@ impl<R: Serialize> Merge<R> {
     /// Hashes rows as an iterator yields them: this thread pulls batches,
     /// helpers hash them (or this thread, when the budget has none free),
     /// and each batch is dropped once hashed.
-    fn hash_iter(&self, rows: impl IntoIterator<Item = R>, compare: &Compare) -> Result<Hashed, MergeError>
+    fn hash_iter(&self, rows: impl IntoIterator<Item = R>, setup: &Setup) -> Result<Hashed, MergeError>
     where
         R: Send,
     {
@@ -658,7 +680,7 @@ impl<R: Serialize> Merge<R> {
             while rows.peek().is_some() {
                 batch.extend(rows.by_ref().take(BATCH));
                 self.check_cancel(Phase::Hash)?;
-                parts.push((offset, self.hash_rows(&batch, offset, compare)?));
+                parts.push((offset, self.hash_rows(&batch, offset, setup)?));
                 offset += batch.len();
                 batch.clear();
             }
@@ -678,7 +700,7 @@ impl<R: Serialize> Merge<R> {
                             // On failure keep draining, so the producer never blocks on a full queue.
                             while let Ok((offset, batch)) = queue.lock().unwrap_or_else(|e| e.into_inner()).recv() {
                                 if failed.is_none() {
-                                    match self.hash_rows(&batch, offset, compare) {
+                                    match self.hash_rows(&batch, offset, setup) {
                                         Ok(hashed) => done.push((offset, hashed)),
                                         Err(error) => failed = Some(error),
                                     }
@@ -717,10 +739,11 @@ impl<R: Serialize> Merge<R> {
             return Err(error);
         }
         parts.sort_unstable_by_key(|(offset, _)| *offset);
-        let mut all = Hashed { incoming: Vec::new(), masks: Vec::new() };
+        let mut all = Hashed::default();
         for (_, part) in parts {
             all.incoming.extend(part.incoming);
             all.masks.extend(part.masks);
+            all.uniques.extend(part.uniques);
         }
         Ok(all)
     }
@@ -789,17 +812,21 @@ impl<R: Serialize> Merge<R> {
 
     /// Hashes `rows` (which start at `offset` in the caller's slice), checks
     /// they lie in the scope, and reads their compare keys.
-    fn hash_rows(&self, rows: &[R], offset: usize, compare: &Compare) -> Result<Hashed, MergeError> {
+    fn hash_rows(&self, rows: &[R], offset: usize, setup: &Setup) -> Result<Hashed, MergeError> {
+        let compare = &setup.compare;
+        let unique_fields = setup.checked_fields();
         let key_fields: &[usize] = match compare {
             Compare::Key(fields) => fields,
             Compare::Sha => &[],
         };
         let mut extra: Vec<usize> = key_fields.to_vec();
+        extra.extend(&unique_fields);
         extra.extend(self.scope.iter().map(|entry| entry.field));
         extra.extend((0..self.shape.fields.len()).filter(|&f| self.shape.fields[f].default_bit.is_some()));
         let mut reader = RowReader::new(&self.shape, &extra);
         let mut incoming = Vec::with_capacity(rows.len());
         let mut masks = Vec::with_capacity(rows.len());
+        let mut uniques = Vec::new();
         for (n, row) in rows.iter().enumerate() {
             let index = offset + n;
             if n % 4096 == 4095 {
@@ -819,13 +846,16 @@ impl<R: Serialize> Merge<R> {
             }
             let key: Box<[KeyValue]> = key_fields.iter().map(|&f| key_of(&reader.values.slots[f], &reader.values).unwrap_or(KeyValue::Null)).collect();
             masks.push(reader.values.defaulted);
+            if !unique_fields.is_empty() {
+                uniques.push(unique_fields.iter().map(|&f| key_of(&reader.values.slots[f], &reader.values).unwrap_or(KeyValue::Null)).collect());
+            }
             let sha = reader.digest();
             incoming.push(Incoming { sha, key, index: u32::try_from(index).map_err(|_| MergeError::Stream { phase: Phase::Hash, message: "more than 4 billion rows in one merge".into() })? });
         }
         if *compare == Compare::Sha {
             diff::sort_incoming(&mut incoming);
         }
-        Ok(Hashed { incoming, masks })
+        Ok(Hashed { incoming, masks, uniques })
     }
 
     fn read_existing(&self, conn: &mut PgConnection, statements: &Statements, compare: &Compare) -> Result<Vec<Existing>, MergeError> {
@@ -864,28 +894,97 @@ impl<R: Serialize> Merge<R> {
         Ok(existing)
     }
 
+    /// For checked unique keys: every row of the table (other scopes and
+    /// archived rows included) with its values of those keys' columns.
+    fn read_unique_values(&self, conn: &mut PgConnection, setup: &Setup) -> Result<Vec<(Locator, Box<[KeyValue]>)>, MergeError> {
+        let fields = setup.checked_fields();
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns = self.column_names(&fields);
+        let types: Vec<&SpecType> = fields.iter().map(|&f| &self.shape.column_of(f).ty).collect();
+        let locator_type = setup.statements.locator_type;
+        let mut held = Vec::new();
+        copy_out(conn, &setup.statements.unique_values(&columns), |tuple: &Tuple<'_>| {
+            let locator = read_locator(tuple.get(0), locator_type)?;
+            let values = types.iter().enumerate().map(|(n, ty)| read_key(tuple.get(1 + n), ty)).collect::<Result<Box<[KeyValue]>, String>>()?;
+            held.push((locator, values));
+            Ok(())
+        })?;
+        Ok(held)
+    }
+
+    /// Refuses, before anything is written, a plan whose rows would repeat
+    /// a checked unique key: the table after the merge is simulated in
+    /// memory (rows updated in place take their new values, deleted rows
+    /// free theirs, archived rows keep them), and a value two rows would
+    /// share (NULLs aside) is reported with the incoming row that brings it.
+    fn check_unique_keys(&self, setup: &Setup, plan: &Plan, uniques: &[Box<[KeyValue]>], held: Vec<(Locator, Box<[KeyValue]>)>) -> Result<(), MergeError> {
+        use std::collections::HashMap;
+        /// Whose values a row of the simulated table holds.
+        #[derive(Clone, Copy)]
+        enum Holder {
+            Stored,
+            Incoming(u32),
+        }
+        let mut stored: HashMap<Locator, &[KeyValue]> = held.iter().map(|(locator, values)| (*locator, &values[..])).collect();
+        if self.mode == Mode::Delete {
+            for locator in &plan.gone {
+                stored.remove(locator);
+            }
+        }
+        let updated: HashMap<Locator, u32> = plan.updates.iter().map(|&(index, _, locator, _)| (locator, index)).collect();
+        let mut rows: Vec<(Holder, &[KeyValue])> = stored
+            .iter()
+            .map(|(locator, values)| match updated.get(locator) {
+                Some(&index) => (Holder::Incoming(index), &uniques[index as usize][..]),
+                None => (Holder::Stored, *values),
+            })
+            .collect();
+        rows.extend(plan.inserts.iter().map(|&(index, _)| (Holder::Incoming(index), &uniques[index as usize][..])));
+        let mut offset = 0;
+        for key in &setup.checked {
+            let range = offset..offset + key.fields.len();
+            offset = range.end;
+            let mut seen: HashMap<&[KeyValue], Holder> = HashMap::new();
+            for &(holder, values) in &rows {
+                let values = &values[range.clone()];
+                if values.contains(&KeyValue::Null) {
+                    continue;
+                }
+                let Some(&other) = seen.get(values) else {
+                    seen.insert(values, holder);
+                    continue;
+                };
+                let (index, other) = match (holder, other) {
+                    (Holder::Incoming(index), other) | (other, Holder::Incoming(index)) => (index, other),
+                    // Two stored rows the database already holds: not this merge's doing.
+                    (Holder::Stored, Holder::Stored) => continue,
+                };
+                let shown: Vec<String> = values.iter().map(ToString::to_string).collect();
+                let holder = match other {
+                    Holder::Incoming(other) => format!("row {other} of the truth"),
+                    Holder::Stored => "a stored row this merge does not match (archived, or in another scope)".into(),
+                };
+                return Err(MergeError::UniqueConflict {
+                    index: index as usize,
+                    key: key.name.clone(),
+                    columns: self.column_names(&key.fields).join(", "),
+                    values: shown.join(", "),
+                    holder,
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn write(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<R>, masks: &[u64], plan: &Plan) -> Result<MergeReport, MergeError> {
         let mut report = MergeReport {
             unchanged: plan.unchanged as u64,
             duplicates: plan.duplicates.len() as u64,
             ..MergeReport::default()
         };
-        // New rows, grouped by which columns they leave to the database default.
-        let mut groups: Vec<(u64, Vec<Numbered>)> = Vec::new();
-        for &(index, sha) in &plan.inserts {
-            let mask = masks[index as usize];
-            match groups.iter_mut().find(|(m, _)| *m == mask) {
-                Some((_, members)) => members.push((index, sha)),
-                None => groups.push((mask, vec![(index, sha)])),
-            }
-        }
-        for (mask, members) in &groups {
-            self.check_cancel(Phase::Write)?;
-            report.inserted += self.copy_rows(conn, statements, rows, members, *mask)? as u64;
-        }
-        if !plan.updates.is_empty() {
-            report.updated = self.update_rows(conn, statements, rows, masks, &plan.updates)?;
-        }
+        // Gone rows first, so a value they free (deleted rows) is free for the rows written next.
         if !plan.gone.is_empty() {
             let gone = match self.mode {
                 Mode::InsertOnly => None,
@@ -901,6 +1000,22 @@ impl<R: Serialize> Merge<R> {
                     Mode::InsertOnly => {}
                 }
             }
+        }
+        if !plan.updates.is_empty() {
+            report.updated = self.update_rows(conn, statements, rows, masks, &plan.updates)?;
+        }
+        // New rows, grouped by which columns they leave to the database default.
+        let mut groups: Vec<(u64, Vec<Numbered>)> = Vec::new();
+        for &(index, sha) in &plan.inserts {
+            let mask = masks[index as usize];
+            match groups.iter_mut().find(|(m, _)| *m == mask) {
+                Some((_, members)) => members.push((index, sha)),
+                None => groups.push((mask, vec![(index, sha)])),
+            }
+        }
+        for (mask, members) in &groups {
+            self.check_cancel(Phase::Write)?;
+            report.inserted += self.copy_rows(conn, statements, rows, members, *mask)? as u64;
         }
         Ok(report)
     }
@@ -1006,10 +1121,13 @@ impl<R: Serialize> Merge<R> {
 /// An incoming row's position and sha.
 type Numbered = (u32, [u8; 32]);
 
-/// Incoming rows reduced to hashes, with each row's default mask (by position).
+/// Incoming rows reduced to hashes, with each row's default mask and
+/// checked unique-key values (by position).
+#[derive(Default)]
 struct Hashed {
     incoming: Vec<Incoming>,
     masks: Vec<u64>,
+    uniques: Vec<Box<[KeyValue]>>,
 }
 
 /// Where the rows to write come from: visited in position order, only at

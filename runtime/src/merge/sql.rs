@@ -108,6 +108,12 @@ impl Statements {
         }
     }
 
+    /// Every row of the table, any scope, archived or not: locator and `columns`.
+    pub fn unique_values(&self, columns: &[&str]) -> String {
+        let columns: String = columns.iter().map(|c| format!(", {}", quote_ident(c))).collect();
+        format!("SELECT {}{columns} FROM {}", self.locator, self.table)
+    }
+
     /// The COPY target for new rows.
     pub fn insert_target(&self, columns: &[&str]) -> String {
         let columns: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
