@@ -172,7 +172,11 @@ pub const C_CMD_FLAGS: &str = r#"{
   ],
   "codebook": {
     "enum": "CmdFlag",
-    "values": [{"key":"pending","value":0,"description":"Command pending"},{"key":"executed","value":1,"description":"Command executed"},{"key":"not_executed","value":2,"description":"Command not executed, conditions not met"}]
+    "values": [
+      {"key":"pending","value":0,"description":"Command pending"},
+      {"key":"executed","value":1,"description":"Command executed"},
+      {"key":"not_executed","value":2,"description":"Command not executed, conditions not met"}
+    ]
   }
 }"#;
 /// Facts about `c_cmd_list` (rows: [`crate::models::NewCCmdList`]).
@@ -194,7 +198,13 @@ pub const C_CMD_LIST: &str = r#"{
   ],
   "codebook": {
     "enum": "CmdName",
-    "values": [{"key":"start","value":1,"description":"Start app"},{"key":"stop","value":2,"description":"Stop app"},{"key":"restart","value":3,"description":"Restart app"},{"key":"enable","value":4,"description":"Enable app"},{"key":"disable","value":5,"description":"Disable app"}]
+    "values": [
+      {"key":"start","value":1,"description":"Start app"},
+      {"key":"stop","value":2,"description":"Stop app"},
+      {"key":"restart","value":3,"description":"Restart app"},
+      {"key":"enable","value":4,"description":"Enable app"},
+      {"key":"disable","value":5,"description":"Disable app"}
+    ]
   }
 }"#;
 /// Facts about `c_fatal_flags` (rows: [`crate::models::NewCFatalFlags`]).
@@ -216,7 +226,11 @@ pub const C_FATAL_FLAGS: &str = r#"{
   ],
   "codebook": {
     "enum": "FatalFlag",
-    "values": [{"key":"failed_to_start","value":1,"description":"Failed to start"},{"key":"app_stopped_alert_sent","value":2,"description":"App stopped, alert sent"},{"key":"unexpected_behaviour","value":3,"description":"Unexpected behaviour"}]
+    "values": [
+      {"key":"failed_to_start","value":1,"description":"Failed to start"},
+      {"key":"app_stopped_alert_sent","value":2,"description":"App stopped, alert sent"},
+      {"key":"unexpected_behaviour","value":3,"description":"Unexpected behaviour"}
+    ]
   }
 }"#;
 /// Facts about `c_log_level` (rows: [`crate::models::NewCLogLevel`]).
@@ -238,7 +252,14 @@ pub const C_LOG_LEVEL: &str = r#"{
   ],
   "codebook": {
     "enum": "LogLevel",
-    "values": [{"key":"notset","value":0,"description":"NOTSET"},{"key":"debug","value":10,"description":"DEBUG"},{"key":"info","value":20,"description":"INFO"},{"key":"warning","value":30,"description":"WARNING"},{"key":"error","value":40,"description":"ERROR"},{"key":"critical","value":50,"description":"CRITICAL"}]
+    "values": [
+      {"key":"notset","value":0,"description":"NOTSET"},
+      {"key":"debug","value":10,"description":"DEBUG"},
+      {"key":"info","value":20,"description":"INFO"},
+      {"key":"warning","value":30,"description":"WARNING"},
+      {"key":"error","value":40,"description":"ERROR"},
+      {"key":"critical","value":50,"description":"CRITICAL"}
+    ]
   }
 }"#;
 /// Facts about `c_run_status` (rows: [`crate::models::NewCRunStatus`]).
@@ -260,7 +281,11 @@ pub const C_RUN_STATUS: &str = r#"{
   ],
   "codebook": {
     "enum": "RunStatus",
-    "values": [{"key":"not_running","value":0,"description":"App not running"},{"key":"running","value":1,"description":"App is running"},{"key":"stopped","value":2,"description":"App is stopped"}]
+    "values": [
+      {"key":"not_running","value":0,"description":"App not running"},
+      {"key":"running","value":1,"description":"App is running"},
+      {"key":"stopped","value":2,"description":"App is stopped"}
+    ]
   }
 }"#;
 /// Facts about `c_runtime_codes` (rows: [`crate::models::NewCRuntimeCodes`]).
@@ -282,7 +307,15 @@ pub const C_RUNTIME_CODES: &str = r#"{
   ],
   "codebook": {
     "enum": "RuntimeExitCode",
-    "values": [{"key":"finished","value":0,"description":"App finished jobs and exited"},{"key":"manager_exit","value":1,"description":"App terminated, manager is exiting"},{"key":"orphan_pid","value":2,"description":"App terminated (has PID list but no running status)"},{"key":"cmd_disable","value":3,"description":"App killed by user command: disable"},{"key":"cmd_reset","value":4,"description":"App killed by user command: reset"},{"key":"cmd_stop","value":5,"description":"App killed by user command: stop"},{"key":"cmd_start","value":6,"description":"App killed by user command: start"}]
+    "values": [
+      {"key":"finished","value":0,"description":"App finished jobs and exited"},
+      {"key":"manager_exit","value":1,"description":"App terminated, manager is exiting"},
+      {"key":"orphan_pid","value":2,"description":"App terminated (has PID list but no running status)"},
+      {"key":"cmd_disable","value":3,"description":"App killed by user command: disable"},
+      {"key":"cmd_reset","value":4,"description":"App killed by user command: reset"},
+      {"key":"cmd_stop","value":5,"description":"App killed by user command: stop"},
+      {"key":"cmd_start","value":6,"description":"App killed by user command: start"}
+    ]
   }
 }"#;
 /// Facts about `command_log` (rows: [`crate::models::NewCommandLog`]).

@@ -409,19 +409,17 @@ impl TableInfo {
 mod layout {
     use std::io::{self, Write};
 
-    /// serde_json's compact output with line breaks inside the outer two
-    /// levels only: the table's keys and its lists one per line, each
-    /// column (a third-level object) on one line.
+    /// serde_json's compact output with line breaks in the outer levels:
+    /// the table's keys, each column, each unique key and each codebook
+    /// value on a line of its own (objects break at the first two levels,
+    /// lists at the first three).
     #[derive(Default)]
     pub(super) struct Layout {
-        depth: usize,
+        /// Per open container, whether its items go on lines of their own.
+        open: Vec<bool>,
     }
 
     impl Layout {
-        fn breaks(&self) -> bool {
-            self.depth <= 2
-        }
-
         fn newline<W: ?Sized + Write>(&self, writer: &mut W, depth: usize) -> io::Result<()> {
             writer.write_all(b"\n")?;
             for _ in 0..depth {
@@ -430,16 +428,14 @@ mod layout {
             Ok(())
         }
 
-        fn open<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
-            self.depth += 1;
+        fn begin<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8], max_depth: usize) -> io::Result<()> {
+            self.open.push(self.open.len() < max_depth);
             writer.write_all(bracket)
         }
 
-        fn close<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
-            let broke = self.breaks();
-            self.depth -= 1;
-            if broke {
-                self.newline(writer, self.depth)?;
+        fn end<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
+            if self.open.pop().unwrap_or(false) {
+                self.newline(writer, self.open.len())?;
             }
             writer.write_all(bracket)
         }
@@ -448,8 +444,8 @@ mod layout {
             if !first {
                 writer.write_all(b",")?;
             }
-            if self.breaks() {
-                self.newline(writer, self.depth)?;
+            if self.open.last().copied().unwrap_or(false) {
+                self.newline(writer, self.open.len())?;
             }
             Ok(())
         }
@@ -457,25 +453,25 @@ mod layout {
 
     impl serde_json::ser::Formatter for Layout {
         fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-            self.open(writer, b"[")
+            self.begin(writer, b"[", 3)
         }
         fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-            self.close(writer, b"]")
+            self.end(writer, b"]")
         }
         fn begin_array_value<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
             self.item(writer, first)
         }
         fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-            self.open(writer, b"{")
+            self.begin(writer, b"{", 2)
         }
         fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-            self.close(writer, b"}")
+            self.end(writer, b"}")
         }
         fn begin_object_key<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
             self.item(writer, first)
         }
         fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-            writer.write_all(if self.breaks() { b": " } else { b":" })
+            writer.write_all(if self.open.last().copied().unwrap_or(false) { b": " } else { b":" })
         }
     }
 }
