@@ -696,7 +696,10 @@ fn helper_threads_come_from_a_shared_budget() {
 
 /// Records every span's name, parent and fields, as a logging layer would see them.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(String, Option<String>, Vec<(String, String)>)>>>);
+struct Recorder(Arc<Mutex<Vec<RecordedSpan>>>);
+
+/// A span's name, its parent's name and its fields.
+type RecordedSpan = (String, Option<String>, Vec<(String, String)>);
 
 struct Fields<'a>(&'a mut Vec<(String, String)>);
 

@@ -896,7 +896,7 @@ impl<R: Serialize> Merge<R> {
 
     /// For checked unique keys: every row of the table (other scopes and
     /// archived rows included) with its values of those keys' columns.
-    fn read_unique_values(&self, conn: &mut PgConnection, setup: &Setup) -> Result<Vec<(Locator, Box<[KeyValue]>)>, MergeError> {
+    fn read_unique_values(&self, conn: &mut PgConnection, setup: &Setup) -> Result<HeldValues, MergeError> {
         let fields = setup.checked_fields();
         if fields.is_empty() {
             return Ok(Vec::new());
@@ -919,7 +919,7 @@ impl<R: Serialize> Merge<R> {
     /// memory (rows updated in place take their new values, deleted rows
     /// free theirs, archived rows keep them), and a value two rows would
     /// share (NULLs aside) is reported with the incoming row that brings it.
-    fn check_unique_keys(&self, setup: &Setup, plan: &Plan, uniques: &[Box<[KeyValue]>], held: Vec<(Locator, Box<[KeyValue]>)>) -> Result<(), MergeError> {
+    fn check_unique_keys(&self, setup: &Setup, plan: &Plan, uniques: &[Box<[KeyValue]>], held: HeldValues) -> Result<(), MergeError> {
         use std::collections::HashMap;
         /// Whose values a row of the simulated table holds.
         #[derive(Clone, Copy)]
@@ -1117,6 +1117,9 @@ impl<R: Serialize> Merge<R> {
         Ok(updated)
     }
 }
+
+/// A stored row and its values of the checked unique keys' columns.
+type HeldValues = Vec<(Locator, Box<[KeyValue]>)>;
 
 /// An incoming row's position and sha.
 type Numbered = (u32, [u8; 32]);
