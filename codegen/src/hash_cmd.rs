@@ -1,9 +1,8 @@
 //! `dcgen hash`: the `sha` (or canonical text) of rows given as JSON lines, as merge computes it, for debugging a re-insert or backfilling `sha` in SQL.
 //!
-//! The table's facts are the JSON dcgen writes into the generated crate
-//! (`emit::rust::table_info_json`), read by dc-runtime's `TableInfo`, and
-//! each line is hashed by the runtime's `RowReader`: the command line and
-//! merge share one path. Values are read by their column's spec type
+//! The table's facts are the dc-runtime `TableInfo` dcgen writes into the
+//! generated crate (`emit::rust::table_info`), and each line is hashed by the
+//! runtime's `RowReader`: the command line and merge share one path. Values are read by their column's spec type
 //! (timestamps and dates as ISO 8601 text, decimals and UUIDs as strings,
 //! JSON columns as any JSON, enums as key or stored value); a missing
 //! column is NULL. A bad line is reported on stderr with its line number and
@@ -13,9 +12,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use dc_runtime::row::{RowReader, RowShape};
-use dc_runtime::table::TableInfo;
-
-use dcgen::emit::rust::table_info_json;
+use dcgen::emit::rust::table_info;
 use dcgen::model::Model;
 
 /// How a run ended: every line hashed, some lines bad, or nothing could start.
@@ -55,8 +52,7 @@ fn unknown_table(model: &Model, name: &str) -> HashCommandError {
 pub fn run(model: &Model, table: &str, canonical: bool, input: impl BufRead, mut out: impl Write, mut errors: impl Write) -> Result<Outcome, HashCommandError> {
     let table_model = model.tables.iter().find(|t| t.name == table).ok_or_else(|| unknown_table(model, table))?;
     let info_error = |message: String| HashCommandError::Info { table: table.to_string(), message };
-    let info = TableInfo::parse(&table_info_json(model, table_model)).map_err(|e| info_error(e.to_string()))?;
-    let shape = RowShape::new(info).map_err(|e| info_error(e.to_string()))?;
+    let shape = RowShape::new(table_info(model, table_model)).map_err(|e| info_error(e.to_string()))?;
     let mut reader = RowReader::for_hashing(&shape);
     let (mut rows, mut failed) = (0, 0);
     for (number, line) in input.lines().enumerate() {

@@ -73,6 +73,12 @@ pub struct NewAppDbObjects {
 impl NewAppDbObjects {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::APP_DB_OBJECTS;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewAppDbObjects::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewAppDbObjects {
@@ -187,6 +193,12 @@ pub struct NewAppFunctions {
 impl NewAppFunctions {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::APP_FUNCTIONS;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewAppFunctions::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewAppFunctions {
@@ -272,6 +284,12 @@ pub struct NewAppGroups {
 impl NewAppGroups {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::APP_GROUPS;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewAppGroups::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewAppGroups {
@@ -350,6 +368,12 @@ pub struct NewAppParents {
 impl NewAppParents {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::APP_PARENTS;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewAppParents::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewAppParents {
@@ -519,6 +543,12 @@ pub struct NewApps {
 impl NewApps {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::APPS;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewApps::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewApps {
@@ -652,6 +682,12 @@ pub struct NewCCmdFlags {
 impl NewCCmdFlags {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_CMD_FLAGS;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewCCmdFlags::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewCCmdFlags {
@@ -723,6 +759,12 @@ pub struct NewCCmdList {
 impl NewCCmdList {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_CMD_LIST;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewCCmdList::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewCCmdList {
@@ -794,6 +836,12 @@ pub struct NewCFatalFlags {
 impl NewCFatalFlags {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_FATAL_FLAGS;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewCFatalFlags::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewCFatalFlags {
@@ -865,6 +913,12 @@ pub struct NewCLogLevel {
 impl NewCLogLevel {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_LOG_LEVEL;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewCLogLevel::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewCLogLevel {
@@ -936,6 +990,12 @@ pub struct NewCRunStatus {
 impl NewCRunStatus {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_RUN_STATUS;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewCRunStatus::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewCRunStatus {
@@ -1007,6 +1067,12 @@ pub struct NewCRuntimeCodes {
 impl NewCRuntimeCodes {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::C_RUNTIME_CODES;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewCRuntimeCodes::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewCRuntimeCodes {
@@ -1099,6 +1165,12 @@ pub struct NewCommandLog {
 impl NewCommandLog {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::COMMAND_LOG;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewCommandLog::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewCommandLog {
@@ -1238,6 +1310,12 @@ pub struct NewFunctionLog {
 impl NewFunctionLog {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::FUNCTION_LOG;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewFunctionLog::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewFunctionLog {
@@ -1391,6 +1469,12 @@ pub struct NewLogs {
 impl NewLogs {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::LOGS;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewLogs::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewLogs {
@@ -1547,6 +1631,12 @@ pub struct NewPipelineTask {
 impl NewPipelineTask {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::PIPELINE_TASK;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewPipelineTask::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewPipelineTask {
@@ -1670,6 +1760,12 @@ pub struct NewProxyReservation {
 impl NewProxyReservation {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::PROXY_RESERVATION;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewProxyReservation::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewProxyReservation {
@@ -1805,6 +1901,12 @@ pub struct NewRuntime {
 impl NewRuntime {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
     pub const TABLE_INFO: &'static str = crate::tables::RUNTIME;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewRuntime::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
 }
 /// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
 impl serde::Serialize for NewRuntime {

@@ -146,7 +146,7 @@ const CHILD_URL: &str = "MERGE_BENCH_STREAM_URL";
 /// The child: merge the truth of (b), streamed, and print the peak RSS in MB.
 fn streamed_merge(url: &str, rows: usize, churn: usize) {
     let mut conn = PgConnection::establish(url).expect("connect");
-    let merge = Merge::new(NewFunctionLog::TABLE_INFO).unwrap();
+    let merge = Merge::new(NewFunctionLog::TABLE).unwrap();
     let report = merge.run_iter(&mut conn, || (churn as u64..(rows + churn) as u64).map(row)).expect("streamed merge");
     assert_eq!((report.inserted as usize, report.archived as usize), (churn, churn));
     eprintln!("{:.2} s, {:?}", report.elapsed.as_secs_f64(), report.phases);
@@ -164,7 +164,7 @@ fn main() {
     let open = |prefix: &str| {
         let name = cluster.create_database(prefix).expect("create database");
         let url = DatabaseUrl::new(cluster.url(&name));
-        let mut conn = PgConnection::establish(url.expose()).expect("connect");
+        let mut conn = url.establish().expect("connect");
         db::run_migrations(&mut conn, dc_schema::MIGRATIONS, &url).expect("migrations");
         conn
     };
@@ -175,7 +175,7 @@ fn main() {
     db::run_migrations(&mut stream_db, dc_schema::MIGRATIONS, &DatabaseUrl::new(cluster.url(&stream_name))).expect("migrations");
     let info = TableInfo::parse(NewFunctionLog::TABLE_INFO).unwrap();
     let shape = RowShape::new(info).unwrap();
-    let merge = Merge::new(NewFunctionLog::TABLE_INFO).unwrap();
+    let merge = Merge::new(NewFunctionLog::TABLE).unwrap();
     eprintln!("merge-bench: {rows} rows, {churn} new and {churn} gone in (b); PostgreSQL at {}", cluster.data_dir().display());
 
     // (d) Hashing alone against raw SHA3-256 over the same bytes.

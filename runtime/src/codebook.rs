@@ -71,10 +71,10 @@ fn sync_one(conn: &mut PgConnection, info: TableInfo) -> Result<CodebookReport, 
         Value::Object(row)
     };
     let current: Vec<Value> = codebook.values.iter().filter(|v| !v.deprecated).map(|v| row(&v.value, &v.description)).collect();
-    let merge = Merge::from_info(info.clone())?.mode(Mode::Archive).compare_key(&[value_column.name.as_str()])?.run(conn, &current)?;
+    let merge = Merge::<Value>::from_info(info.clone())?.mode(Mode::Archive).compare_key(&[value_column.name.as_str()])?.run(conn, &current)?;
 
     // Deprecated values the table never had: added archived, like the seed.
-    let shape = RowShape::new(info.clone()).map_err(|error| MergeError::Row { index: 0, error })?;
+    let shape = RowShape::new(info.clone()).map_err(|error| shape_error(&error.to_string()))?;
     let mut reader = RowReader::for_hashing(&shape);
     let insert = crate::merge::sql::insert_archived_codebook_value(
         &info,
@@ -86,7 +86,7 @@ fn sync_one(conn: &mut PgConnection, info: TableInfo) -> Result<CodebookReport, 
     let database = |error| CodebookError::Database { table: table.clone(), error };
     let mut added_deprecated = 0;
     for value in codebook.values.iter().filter(|v| v.deprecated) {
-        let sha = reader.sha_hex(&row(&value.value, &value.description)).map_err(|error| MergeError::Row { index: 0, error })?;
+        let sha = reader.sha_hex(&row(&value.value, &value.description)).map_err(|error| shape_error(&format!("deprecated value `{}`: {error}", value.key)))?;
         let query = diesel::sql_query(insert.clone()).into_boxed();
         let query = match &value.value {
             Value::Number(n) => query.bind::<Integer, _>(n.as_i64().and_then(|n| i32::try_from(n).ok()).unwrap_or_default()),

@@ -1,20 +1,37 @@
-//! [`TableInfo`]: what the runtime knows about a generated table, read from the facts dcgen emits as JSON.
+//! [`TableInfo`]: what the runtime knows about a generated table, the one contract between dcgen and the runtime.
 //!
 //! The generated crate depends only on registry crates, so it cannot
-//! implement a trait of ours. Instead dcgen writes, for every table, a
-//! `TABLE_INFO: &str` constant (format [`FORMAT`]) holding the table's
-//! columns with their spec types, roles, defaults and which columns the row
-//! hash covers; insert structs derive `serde::Serialize`. The runtime reads
-//! both: this module parses the facts, `row` walks a row through serde.
-//! `dcgen hash` builds the same JSON from its model, so the command line and
-//! merge hash through one code path.
+//! implement a trait of ours or hold one of our types. Instead dcgen builds
+//! a [`TableInfo`] from its model and writes it with [`TableInfo::to_json`]
+//! into the generated crate (`tables.rs`, one `&str` per table, versioned by
+//! [`FORMAT`]); the runtime reads it back with [`TableInfo::parse`]. Both
+//! directions are this module's serde derives, so the layout is written
+//! once. Each insert struct carries its facts typed by itself
+//! (`NewApps::TABLE`, a [`TableOf<NewApps>`]), which is how
+//! `Merge::new(NewApps::TABLE)` ties a merge to its row type; `dcgen hash`
+//! hashes through the same `TableInfo`.
 
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// The version of the JSON layout; dcgen and the runtime must agree on it.
-pub const FORMAT: u32 = 1;
+/// The version of the layout; dcgen and the runtime must agree on it.
+/// 2: types without arguments, `default` as `"computed"` or `{"literal": …}`, `unique_keys`.
+pub const FORMAT: u32 = 2;
+
+/// A table's facts typed by its insert struct: what the generated crate
+/// writes as `NewApps::TABLE`. Made of std types only, so the generated
+/// crate can spell it without depending on the runtime.
+pub type TableOf<R> = (PhantomData<fn() -> R>, &'static str);
+
+/// Whether a column is left out of the insert struct because the database
+/// or merge fills it: identity columns, the hash/archive/created/modified
+/// roles, and columns updated to now by a trigger. The one statement of
+/// the rule: dcgen's models and these facts both apply it.
+pub fn left_out_of_insert(identity: bool, role: Option<Role>, on_update_now: bool) -> bool {
+    identity || on_update_now || matches!(role, Some(Role::Hash | Role::Archive | Role::Created | Role::Modified))
+}
 
 /// A column's type as the spec names it, with enums already resolved to
 /// their storage type (the enum's values ride along in [`ColumnInfo::enum_values`]).
@@ -122,8 +139,21 @@ impl fmt::Display for SpecType {
     }
 }
 
+impl Serialize for SpecType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SpecType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        SpecType::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown column type `{text}`; regenerate the schema crate with the dcgen of this runtime's version")))
+    }
+}
+
 /// What a column means to the runtime (the spec's `role`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Hash,
@@ -135,14 +165,16 @@ pub enum Role {
 }
 
 /// A stored enum value: what the column holds for one key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
 pub enum EnumStored {
     Int(i64),
     Text(String),
 }
 
 /// A column's default, as far as the runtime can know it before insert.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ColumnDefault {
     /// A literal (number, bool, text, an enum's stored value), as JSON.
     Literal(serde_json::Value),
@@ -150,11 +182,12 @@ pub enum ColumnDefault {
     Computed,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ColumnFacts", into = "ColumnFacts")]
 pub struct ColumnInfo {
     pub name: String,
     /// The insert struct's serde field name; `None` when the insert struct
-    /// leaves the column out (identity and role-managed columns).
+    /// leaves the column out ([`left_out_of_insert`]).
     pub field: Option<String>,
     pub ty: SpecType,
     pub nullable: bool,
@@ -174,164 +207,150 @@ impl ColumnInfo {
     }
 }
 
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// [`ColumnInfo`] as written: flags left out when false, one line per column.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ColumnFacts {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    #[serde(rename = "type")]
+    ty: SpecType,
+    #[serde(default, skip_serializing_if = "is_false")]
+    nullable: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    identity: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role: Option<Role>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    hashed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    default: Option<ColumnDefault>,
+    #[serde(default, rename = "enum", skip_serializing_if = "Option::is_none")]
+    enumeration: Option<EnumFacts>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnumFacts {
+    name: String,
+    /// `[key, stored value]` pairs in spec order.
+    values: Vec<(String, EnumStored)>,
+}
+
+impl From<ColumnFacts> for ColumnInfo {
+    fn from(c: ColumnFacts) -> Self {
+        let (enum_name, enum_values) = match c.enumeration {
+            Some(e) => (Some(e.name), e.values),
+            None => (None, Vec::new()),
+        };
+        ColumnInfo { name: c.name, field: c.field, ty: c.ty, nullable: c.nullable, identity: c.identity, role: c.role, hashed: c.hashed, default: c.default, enum_name, enum_values }
+    }
+}
+
+impl From<ColumnInfo> for ColumnFacts {
+    fn from(c: ColumnInfo) -> Self {
+        let enumeration = c.enum_name.map(|name| EnumFacts { name, values: c.enum_values });
+        ColumnFacts { name: c.name, field: c.field, ty: c.ty, nullable: c.nullable, identity: c.identity, role: c.role, hashed: c.hashed, default: c.default, enumeration }
+    }
+}
+
 /// One value of the enum a codebook table holds.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CodebookValue {
     pub key: String,
     pub value: serde_json::Value,
     pub description: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub deprecated: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Codebook {
+    #[serde(rename = "enum")]
     pub enum_name: String,
     pub values: Vec<CodebookValue>,
 }
 
+/// A unique constraint or unique index: merge must never write two rows
+/// with equal values in these columns (NULLs aside, as PostgreSQL counts them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UniqueKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    /// A partial unique index (`WHERE …`): merge treats it as if it held for every row.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub partial: bool,
+}
+
 /// Everything the runtime needs about one table.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TableInfo {
+    /// Always [`FORMAT`] once parsed.
+    pub format: u32,
     pub schema: String,
     pub table: String,
     /// The serde name of the insert struct (`NewApps`), checked against the rows.
     pub insert_struct: String,
-    pub columns: Vec<ColumnInfo>,
-    pub primary_key: Vec<String>,
-    pub codebook: Option<Codebook>,
     /// The insert struct serializes its fields sorted by column name (what
     /// the row hash needs), so a row can be hashed while serde walks it.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub sorted_fields: bool,
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// Unique constraints and unique indexes (not the primary key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique_keys: Vec<UniqueKey>,
+    pub columns: Vec<ColumnInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codebook: Option<Codebook>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum TableInfoError {
-    #[error("table info is not valid JSON ({0}); regenerate the schema crate with `make gen`")]
+    #[error("table info is not valid ({0}); regenerate the schema crate with `make gen`")]
     Json(#[from] serde_json::Error),
     #[error("table info has format {found}, this runtime reads format {FORMAT}; regenerate the schema crate with the dcgen of this runtime's version")]
     Format { found: u32 },
-    #[error("table info for `{table}`: column `{column}` has type `{ty}`, which this runtime does not know; regenerate with a matching dcgen")]
-    UnknownType { table: String, column: String, ty: String },
     #[error("table info for `{table}`: {problem}; regenerate the schema crate with `make gen`")]
     Inconsistent { table: String, problem: String },
 }
 
+/// Only the version, read first so a layout from another version is
+/// reported as that rather than as a missing field.
 #[derive(Deserialize)]
-struct RawTable {
+struct Version {
     format: u32,
-    schema: String,
-    table: String,
-    insert_struct: String,
-    columns: Vec<RawColumn>,
-    #[serde(default)]
-    primary_key: Vec<String>,
-    #[serde(default)]
-    codebook: Option<RawCodebook>,
-    #[serde(default)]
-    sorted_fields: bool,
-}
-
-#[derive(Deserialize)]
-struct RawColumn {
-    name: String,
-    #[serde(default)]
-    field: Option<String>,
-    #[serde(rename = "type")]
-    ty: String,
-    #[serde(default)]
-    nullable: bool,
-    #[serde(default)]
-    identity: bool,
-    #[serde(default)]
-    role: Option<Role>,
-    #[serde(default)]
-    hashed: bool,
-    #[serde(default)]
-    default: Option<serde_json::Value>,
-    #[serde(default)]
-    default_computed: bool,
-    #[serde(default, rename = "enum")]
-    enum_: Option<RawEnum>,
-}
-
-#[derive(Deserialize)]
-struct RawEnum {
-    name: String,
-    /// `[key, stored value]` pairs in spec order.
-    values: Vec<(String, serde_json::Value)>,
-}
-
-#[derive(Deserialize)]
-struct RawCodebook {
-    #[serde(rename = "enum")]
-    enum_name: String,
-    values: Vec<CodebookValue>,
 }
 
 impl TableInfo {
     /// Reads the facts dcgen wrote (`NewApps::TABLE_INFO`).
     pub fn parse(json: &str) -> Result<TableInfo, TableInfoError> {
-        let raw: RawTable = serde_json::from_str(json)?;
-        if raw.format != FORMAT {
-            return Err(TableInfoError::Format { found: raw.format });
+        let Version { format } = serde_json::from_str(json)?;
+        if format != FORMAT {
+            return Err(TableInfoError::Format { found: format });
         }
-        let mut columns = Vec::with_capacity(raw.columns.len());
-        for column in raw.columns {
-            let ty = SpecType::parse(&column.ty).ok_or_else(|| TableInfoError::UnknownType {
-                table: raw.table.clone(),
-                column: column.name.clone(),
-                ty: column.ty.clone(),
-            })?;
-            let mut enum_values = Vec::new();
-            let enum_name = match column.enum_ {
-                Some(raw_enum) => {
-                    for (key, value) in raw_enum.values {
-                        let stored = match value {
-                            serde_json::Value::Number(n) if n.as_i64().is_some() => EnumStored::Int(n.as_i64().unwrap_or_default()),
-                            serde_json::Value::String(s) => EnumStored::Text(s),
-                            other => {
-                                return Err(TableInfoError::Inconsistent {
-                                    table: raw.table.clone(),
-                                    problem: format!("enum value `{other}` of `{}` is neither an integer nor a string", raw_enum.name),
-                                })
-                            }
-                        };
-                        enum_values.push((key, stored));
-                    }
-                    Some(raw_enum.name)
-                }
-                None => None,
-            };
-            let default = match (column.default, column.default_computed) {
-                (_, true) => Some(ColumnDefault::Computed),
-                (Some(value), false) => Some(ColumnDefault::Literal(value)),
-                (None, false) => None,
-            };
-            columns.push(ColumnInfo {
-                name: column.name,
-                field: column.field,
-                ty,
-                nullable: column.nullable,
-                identity: column.identity,
-                role: column.role,
-                hashed: column.hashed,
-                default,
-                enum_name,
-                enum_values,
-            });
-        }
-        let info = TableInfo {
-            schema: raw.schema,
-            table: raw.table,
-            insert_struct: raw.insert_struct,
-            columns,
-            primary_key: raw.primary_key,
-            codebook: raw.codebook.map(|c| Codebook { enum_name: c.enum_name, values: c.values }),
-            sorted_fields: raw.sorted_fields,
-        };
+        let info: TableInfo = serde_json::from_str(json)?;
         info.check()?;
         Ok(info)
+    }
+
+    /// The facts as dcgen writes them into the generated crate: the top
+    /// level and its lists one entry per line, each column on one line.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::new();
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, layout::Layout::default());
+        // A TableInfo is strings, numbers and lists: serializing it cannot fail.
+        self.serialize(&mut serializer).unwrap_or_else(|error| unreachable!("TableInfo serializes: {error}"));
+        String::from_utf8(out).unwrap_or_else(|error| unreachable!("serde_json writes UTF-8: {error}"))
     }
 
     fn check(&self) -> Result<(), TableInfoError> {
@@ -343,10 +362,16 @@ impl TableInfo {
             if column.hashed && column.field.is_none() {
                 return Err(problem(format!("hashed column `{}` is not in the insert struct", column.name)));
             }
+            if column.field.is_some() && left_out_of_insert(column.identity, column.role, false) {
+                return Err(problem(format!("column `{}` is filled by the database but listed as an insert field", column.name)));
+            }
+            if let Some((key, value)) = column.enum_values.iter().find(|(_, v)| matches!(v, EnumStored::Text(_)) != column.ty.is_text() && !matches!(column.ty, SpecType::Array(_))) {
+                return Err(problem(format!("enum value `{key}` = {value:?} of `{}` does not fit its type {}", column.name, column.ty)));
+            }
         }
-        for key in &self.primary_key {
+        for key in self.primary_key.iter().chain(self.unique_keys.iter().flat_map(|k| &k.columns)) {
             if self.column(key).is_none() {
-                return Err(problem(format!("primary key column `{key}` is not a column")));
+                return Err(problem(format!("key column `{key}` is not a column")));
             }
         }
         Ok(())
@@ -369,9 +394,85 @@ impl TableInfo {
         self.columns.iter().filter(|c| c.field.is_some())
     }
 
+    /// Every unique key, the primary key first (named `primary key`).
+    pub fn all_unique_keys(&self) -> impl Iterator<Item = UniqueKey> + '_ {
+        let primary = (!self.primary_key.is_empty()).then(|| UniqueKey { name: "primary key".into(), columns: self.primary_key.clone(), partial: false });
+        primary.into_iter().chain(self.unique_keys.iter().cloned())
+    }
+
     /// `"schema"."table"`, quoted for PostgreSQL.
     pub fn qualified_name(&self) -> String {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.table))
+    }
+}
+
+mod layout {
+    use std::io::{self, Write};
+
+    /// serde_json's compact output with line breaks in the outer levels:
+    /// the table's keys, each column, each unique key and each codebook
+    /// value on a line of its own (objects break at the first two levels,
+    /// lists at the first three).
+    #[derive(Default)]
+    pub(super) struct Layout {
+        /// Per open container, whether its items go on lines of their own.
+        open: Vec<bool>,
+    }
+
+    impl Layout {
+        fn newline<W: ?Sized + Write>(&self, writer: &mut W, depth: usize) -> io::Result<()> {
+            writer.write_all(b"\n")?;
+            for _ in 0..depth {
+                writer.write_all(b"  ")?;
+            }
+            Ok(())
+        }
+
+        fn begin<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8], max_depth: usize) -> io::Result<()> {
+            self.open.push(self.open.len() < max_depth);
+            writer.write_all(bracket)
+        }
+
+        fn end<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
+            if self.open.pop().unwrap_or(false) {
+                self.newline(writer, self.open.len())?;
+            }
+            writer.write_all(bracket)
+        }
+
+        fn item<W: ?Sized + Write>(&self, writer: &mut W, first: bool) -> io::Result<()> {
+            if !first {
+                writer.write_all(b",")?;
+            }
+            if self.open.last().copied().unwrap_or(false) {
+                self.newline(writer, self.open.len())?;
+            }
+            Ok(())
+        }
+    }
+
+    impl serde_json::ser::Formatter for Layout {
+        fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            self.begin(writer, b"[", 3)
+        }
+        fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            self.end(writer, b"]")
+        }
+        fn begin_array_value<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
+            self.item(writer, first)
+        }
+        fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            self.begin(writer, b"{", 2)
+        }
+        fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            self.end(writer, b"}")
+        }
+        fn begin_object_key<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
+            self.item(writer, first)
+        }
+        fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+            writer.write_all(if self.open.last().copied().unwrap_or(false) { b": " } else { b":" })
+        }
     }
 }
 
@@ -395,16 +496,88 @@ mod tests {
 
     #[test]
     fn a_wrong_format_says_to_regenerate() {
-        let error = TableInfo::parse(r#"{"format": 99, "schema": "s", "table": "t", "insert_struct": "NewT", "columns": []}"#).unwrap_err();
-        assert!(error.to_string().contains("format 99"), "{error}");
+        // Another version's layout is reported as the version, not as a missing field.
+        let error = TableInfo::parse(r#"{"format": 99, "something": "else"}"#).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "table info has format 99, this runtime reads format 2; regenerate the schema crate with the dcgen of this runtime's version"
+        );
+    }
+
+    fn sample() -> TableInfo {
+        let column = |name: &str, field: bool, ty: SpecType| ColumnInfo {
+            name: name.into(),
+            field: field.then(|| name.into()),
+            ty,
+            nullable: false,
+            identity: false,
+            role: None,
+            hashed: field,
+            default: None,
+            enum_name: None,
+            enum_values: Vec::new(),
+        };
+        let mut kind = column("kind", true, SpecType::String);
+        kind.default = Some(ColumnDefault::Literal(serde_json::json!("plain")));
+        kind.enum_name = Some("Kind".into());
+        kind.enum_values = vec![("plain".into(), EnumStored::Text("plain".into())), ("fancy".into(), EnumStored::Text("f".into()))];
+        let mut created = column("date_created", false, SpecType::DateTime);
+        created.role = Some(Role::Created);
+        created.default = Some(ColumnDefault::Computed);
+        let mut id = column("id", false, SpecType::BigInt);
+        id.identity = true;
+        TableInfo {
+            format: FORMAT,
+            schema: "public".into(),
+            table: "t".into(),
+            insert_struct: "NewT".into(),
+            sorted_fields: true,
+            primary_key: vec!["id".into()],
+            unique_keys: vec![UniqueKey { name: "uq_t_kind".into(), columns: vec!["kind".into()], partial: false }],
+            columns: vec![id, kind, column("tags", true, SpecType::Array(Box::new(SpecType::Int))), created],
+            codebook: None,
+        }
+    }
+
+    #[test]
+    fn facts_round_trip_through_their_written_form() {
+        let info = sample();
+        let json = info.to_json();
+        assert_eq!(TableInfo::parse(&json).unwrap(), info);
+        assert_eq!(
+            json,
+            r#"{
+  "format": 2,
+  "schema": "public",
+  "table": "t",
+  "insert_struct": "NewT",
+  "sorted_fields": true,
+  "primary_key": [
+    "id"
+  ],
+  "unique_keys": [
+    {"name":"uq_t_kind","columns":["kind"]}
+  ],
+  "columns": [
+    {"name":"id","type":"bigint","identity":true},
+    {"name":"kind","field":"kind","type":"string","hashed":true,"default":{"literal":"plain"},"enum":{"name":"Kind","values":[["plain","plain"],["fancy","f"]]}},
+    {"name":"tags","field":"tags","type":"array(int)","hashed":true},
+    {"name":"date_created","type":"datetime","role":"created","default":"computed"}
+  ]
+}"#
+        );
     }
 
     #[test]
     fn a_hashed_column_outside_the_insert_struct_is_refused() {
-        let json = r#"{"format": 1, "schema": "s", "table": "t", "insert_struct": "NewT",
+        let json = r#"{"format": 2, "schema": "s", "table": "t", "insert_struct": "NewT",
             "columns": [{"name": "a", "type": "int", "hashed": true}]}"#;
         let error = TableInfo::parse(json).unwrap_err();
         assert!(error.to_string().contains("not in the insert struct"), "{error}");
+        let unknown = r#"{"format": 2, "schema": "s", "table": "t", "insert_struct": "NewT", "columns": [{"name": "a", "type": "money"}]}"#;
+        assert!(TableInfo::parse(unknown).unwrap_err().to_string().contains("unknown column type `money`"));
+        let managed = r#"{"format": 2, "schema": "s", "table": "t", "insert_struct": "NewT", "columns": [{"name": "sha", "field": "sha", "type": "string", "role": "hash"}]}"#;
+        assert!(TableInfo::parse(managed).unwrap_err().to_string().contains("filled by the database"));
     }
 
     #[test]

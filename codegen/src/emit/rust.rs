@@ -7,6 +7,8 @@
 use heck::ToUpperCamelCase;
 use serde::Serialize;
 
+use dc_runtime::table as facts;
+
 use crate::model::*;
 use crate::write::FileTree;
 
@@ -276,14 +278,13 @@ fn models_view(model: &Model) -> ModelsView {
                 Field { ident: name.ident.clone(), column: name.ident, ty, docs }
             };
             let fields = table.columns.iter().map(|c| field(c, optional(rust_type(model, &c.ty), c.nullable), doc_lines(&c.comment))).collect();
-            let managed = |c: &Column| c.identity || matches!(c.role, Some(Role::Hash | Role::Archive | Role::Created | Role::Modified)) || c.on_update_now;
-            let mut by_column: Vec<&Column> = table.columns.iter().filter(|c| !managed(c)).collect();
+            let mut by_column: Vec<&Column> = table.columns.iter().filter(|c| !left_out_of_insert(c)).collect();
             by_column.sort_by(|a, b| a.name.cmp(&b.name));
             let insert_fields_by_column = by_column.iter().map(|c| rust_name(&c.name, Some(&table.name)).ident).collect();
             let insert_fields = table
                 .columns
                 .iter()
-                .filter(|c| !managed(c))
+                .filter(|c| !left_out_of_insert(c))
                 .map(|c| {
                     // A column the database can fill is optional on insert: `None`
                     // inserts DEFAULT (Diesel's rule for `Option` in Insertable).
@@ -362,14 +363,46 @@ fn tables_view(model: &Model) -> TablesView {
     TablesView { tables }
 }
 
-/// The type a column stores, in the spec's spelling, enums resolved to their
-/// storage (the runtime reads enum values from the `enum` entry instead).
-fn storage_type_text(model: &Model, ty: &ColumnType) -> String {
+/// The runtime's name for the type a column stores: enums resolved to their
+/// storage (the runtime reads enum values from the column's `enum` entry).
+fn runtime_type(model: &Model, ty: &ColumnType) -> facts::SpecType {
+    use facts::SpecType as T;
     match ty {
-        ColumnType::Enum(_) => storage_type_text(model, ty.storage(model)),
-        ColumnType::Array(inner) => format!("array({})", storage_type_text(model, inner)),
-        other => super::docs::spec_type_text(model, other),
+        ColumnType::SmallInt => T::SmallInt,
+        ColumnType::Int => T::Int,
+        ColumnType::BigInt => T::BigInt,
+        ColumnType::Bool => T::Bool,
+        ColumnType::Float => T::Float,
+        ColumnType::Double => T::Double,
+        ColumnType::Decimal { .. } => T::Decimal,
+        ColumnType::String { .. } => T::String,
+        ColumnType::Text => T::Text,
+        ColumnType::DateTime => T::DateTime,
+        ColumnType::DateTimeTz => T::DateTimeTz,
+        ColumnType::Date => T::Date,
+        ColumnType::Time => T::Time,
+        ColumnType::Uuid => T::Uuid,
+        ColumnType::Json => T::Json,
+        ColumnType::Bytes => T::Bytes,
+        ColumnType::Array(inner) => T::Array(Box::new(runtime_type(model, inner))),
+        ColumnType::Enum(_) => runtime_type(model, ty.storage(model)),
     }
+}
+
+fn runtime_role(role: Role) -> facts::Role {
+    match role {
+        Role::Hash => facts::Role::Hash,
+        Role::Archive => facts::Role::Archive,
+        Role::Created => facts::Role::Created,
+        Role::Modified => facts::Role::Modified,
+        Role::EnumValue => facts::Role::EnumValue,
+        Role::EnumDescription => facts::Role::EnumDescription,
+    }
+}
+
+/// Whether the insert struct leaves `column` out: dc-runtime's rule, applied here.
+fn left_out_of_insert(column: &Column) -> bool {
+    facts::left_out_of_insert(column.identity, column.role.map(runtime_role), column.on_update_now)
 }
 
 fn enum_literal_json(literal: &EnumLiteral) -> serde_json::Value {
@@ -379,54 +412,34 @@ fn enum_literal_json(literal: &EnumLiteral) -> serde_json::Value {
     }
 }
 
-/// What dc-runtime knows about a table (its `TableInfo`, format 1): columns
-/// in order with storage type, nullability, role, whether the row hash
-/// covers them, literal defaults, enum values, and the insert struct's
-/// serde field names. JSON because the generated crate may depend only on
-/// registry crates, so it cannot share a Rust type with the runtime; `dcgen
-/// hash` reads the same text, so the command line and merge hash alike.
-pub fn table_info_json(model: &Model, table: &Table) -> String {
-    use serde_json::{json, Map, Value};
-    let managed = |c: &Column| c.identity || matches!(c.role, Some(Role::Hash | Role::Archive | Role::Created | Role::Modified)) || c.on_update_now;
-    let columns: Vec<Value> = table
+fn enum_stored(literal: &EnumLiteral) -> facts::EnumStored {
+    match literal {
+        EnumLiteral::Int(i) => facts::EnumStored::Int(*i),
+        EnumLiteral::Str(s) => facts::EnumStored::Text(s.clone()),
+    }
+}
+
+/// What dc-runtime knows about a table: its [`facts::TableInfo`], built from
+/// the model. The generated crate holds it as text ([`table_info_json`]);
+/// `dcgen hash` uses it directly, so the command line and merge hash alike.
+pub fn table_info(model: &Model, table: &Table) -> facts::TableInfo {
+    let columns = table
         .columns
         .iter()
         .enumerate()
         .map(|(index, c)| {
-            let mut column = Map::new();
-            column.insert("name".into(), json!(c.name));
-            if !managed(c) {
-                column.insert("field".into(), json!(rust_name(&c.name, Some(&table.name)).ident));
-            }
-            column.insert("type".into(), json!(storage_type_text(model, &c.ty)));
-            if c.nullable {
-                column.insert("nullable".into(), json!(true));
-            }
-            if c.identity {
-                column.insert("identity".into(), json!(true));
-            }
-            if let Some(role) = c.role {
-                column.insert("role".into(), json!(role.name()));
-            }
-            if table.hash_columns.contains(&ColumnId(index)) {
-                column.insert("hashed".into(), json!(true));
-            }
-            let default = match &c.default {
-                None => None,
-                Some(DefaultValue::Int(i)) => Some(json!(i)),
-                Some(DefaultValue::Float(f)) => Some(json!(f)),
-                Some(DefaultValue::Bool(b)) => Some(json!(b)),
-                Some(DefaultValue::Str(s)) => Some(json!(s)),
-                Some(DefaultValue::EnumValue(id, value)) => Some(enum_literal_json(&model.enum_(*id).values[*value].value)),
-                // Known only once the database writes the row.
-                Some(DefaultValue::Now | DefaultValue::Raw(_)) => {
-                    column.insert("default_computed".into(), json!(true));
-                    None
-                }
-            };
-            if let Some(default) = default {
-                column.insert("default".into(), default);
-            }
+            let default = c.default.as_ref().map(|default| {
+                let literal = match default {
+                    DefaultValue::Int(i) => serde_json::json!(i),
+                    DefaultValue::Float(f) => serde_json::json!(f),
+                    DefaultValue::Bool(b) => serde_json::json!(b),
+                    DefaultValue::Str(s) => serde_json::json!(s),
+                    DefaultValue::EnumValue(id, value) => enum_literal_json(&model.enum_(*id).values[*value].value),
+                    // Known only once the database writes the row.
+                    DefaultValue::Now | DefaultValue::Raw(_) => return facts::ColumnDefault::Computed,
+                };
+                facts::ColumnDefault::Literal(literal)
+            });
             let enum_id = match &c.ty {
                 ColumnType::Enum(id) => Some(*id),
                 ColumnType::Array(inner) => match **inner {
@@ -435,39 +448,59 @@ pub fn table_info_json(model: &Model, table: &Table) -> String {
                 },
                 _ => None,
             };
-            if let Some(id) = enum_id {
-                let e = model.enum_(id);
-                let values: Vec<Value> = e.values.iter().map(|v| json!([v.key, enum_literal_json(&v.value)])).collect();
-                column.insert("enum".into(), json!({ "name": e.name, "values": values }));
+            let enumeration = enum_id.map(|id| model.enum_(id));
+            facts::ColumnInfo {
+                name: c.name.clone(),
+                field: (!left_out_of_insert(c)).then(|| rust_name(&c.name, Some(&table.name)).ident),
+                ty: runtime_type(model, &c.ty),
+                nullable: c.nullable,
+                identity: c.identity,
+                role: c.role.map(runtime_role),
+                hashed: table.hash_columns.contains(&ColumnId(index)),
+                default,
+                enum_name: enumeration.map(|e| e.name.clone()),
+                enum_values: enumeration.map(|e| e.values.iter().map(|v| (v.key.clone(), enum_stored(&v.value))).collect()).unwrap_or_default(),
             }
-            Value::Object(column)
         })
+        .collect();
+    let names = |ids: &[ColumnId]| ids.iter().map(|id| table.column(*id).name.clone()).collect::<Vec<_>>();
+    let unique_keys = table
+        .uniques
+        .iter()
+        .map(|key| facts::UniqueKey { name: key.name.clone(), columns: names(&key.columns), partial: false })
+        .chain(table.indexes.iter().filter(|index| index.unique).map(|index| facts::UniqueKey {
+            name: index.name.clone(),
+            columns: index.columns.iter().map(|c| table.column(c.column).name.clone()).collect(),
+            partial: index.predicate.is_some(),
+        }))
         .collect();
     let codebook = table.codebook_of.map(|id| {
         let e = model.enum_(id);
-        let values: Vec<Value> = e
-            .values
-            .iter()
-            .map(|v| json!({ "key": v.key, "value": enum_literal_json(&v.value), "description": v.description, "deprecated": v.deprecated }))
-            .collect();
-        json!({ "enum": e.name, "values": values })
+        facts::Codebook {
+            enum_name: e.name.clone(),
+            values: e
+                .values
+                .iter()
+                .map(|v| facts::CodebookValue { key: v.key.clone(), value: enum_literal_json(&v.value), description: v.description.clone(), deprecated: v.deprecated })
+                .collect(),
+        }
     });
-    // One column per line: readable in the generated file, and small.
-    let lines = |items: &[Value]| items.iter().map(|item| format!("    {item}")).collect::<Vec<_>>().join(",\n");
-    let mut text = format!(
-        "{{\n  \"format\": 1,\n  \"schema\": {},\n  \"table\": {},\n  \"insert_struct\": {},\n  \"sorted_fields\": true,\n  \"primary_key\": {},\n  \"columns\": [\n{}\n  ]",
-        json!(model.project.schema_postgres),
-        json!(table.name),
-        json!(format!("New{}", table.name.to_upper_camel_case())),
-        json!(table.column_names(&table.primary_key.columns)),
-        lines(&columns)
-    );
-    if let Some(codebook) = codebook {
-        let values = codebook["values"].as_array().cloned().unwrap_or_default();
-        text.push_str(&format!(",\n  \"codebook\": {{\n    \"enum\": {},\n    \"values\": [\n{}\n    ]\n  }}", codebook["enum"], lines(&values).replace("\n    ", "\n      ").replacen("    ", "      ", 1)));
+    facts::TableInfo {
+        format: facts::FORMAT,
+        schema: model.project.schema_postgres.clone(),
+        table: table.name.clone(),
+        insert_struct: format!("New{}", table.name.to_upper_camel_case()),
+        sorted_fields: true,
+        primary_key: names(&table.primary_key.columns),
+        unique_keys,
+        columns,
+        codebook,
     }
-    text.push_str("\n}");
-    text
+}
+
+/// [`table_info`] as the text `tables.rs` holds (dc-runtime's `TableInfo::to_json`).
+pub fn table_info_json(model: &Model, table: &Table) -> String {
+    table_info(model, table).to_json()
 }
 
 // ----- enums.rs ----------------------------------------------------------------------

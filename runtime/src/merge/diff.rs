@@ -17,9 +17,23 @@ pub(crate) enum KeyValue {
     Timestamp(i64),
 }
 
+impl std::fmt::Display for KeyValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyValue::Null => f.write_str("NULL"),
+            KeyValue::Bool(b) => write!(f, "{b}"),
+            KeyValue::Int(i) => write!(f, "{i}"),
+            KeyValue::Text(t) => write!(f, "{t:?}"),
+            KeyValue::Uuid(u) => write!(f, "{}", uuid::Uuid::from_bytes(*u)),
+            KeyValue::Date(days) => write!(f, "day {days} after 2000-01-01"),
+            KeyValue::Timestamp(micros) => write!(f, "{micros} µs after 2000-01-01"),
+        }
+    }
+}
+
 /// How merge finds a row again to archive, delete or update it: the
 /// table's integer id, or the physical row address when it has none.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Locator {
     Id(i64),
     Ctid { block: u32, offset: u16 },

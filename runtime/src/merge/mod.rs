@@ -1,19 +1,32 @@
 //! `merge`: make a table's rows in a scope equal the truth an app collected, set-based and in one transaction.
 //!
 //! Works on every generated table with a `hash` role (and an `archive` role
-//! for archive mode), from the table's `TABLE_INFO` and its insert struct's
-//! `Serialize`; no code per table. One merge:
+//! for archive mode), from the table's facts ([`TableInfo`]) and its insert
+//! struct's `Serialize`; no code per table. A [`Merge<R>`] is typed by the
+//! row it merges: `Merge::new(NewApps::TABLE)` takes only `NewApps` rows.
+//! One merge:
 //!
-//! 1. takes transaction-scoped advisory locks keyed by table and scope, so
-//!    two merges of one scope run one after the other;
-//! 2. hashes the incoming rows on every core while the main thread reads the
-//!    scope's rows with a binary `COPY (SELECT …) TO STDOUT` (locator and
-//!    sha, plus key columns and archive time for keyed merges);
-//! 3. diffs both sides in memory (`diff`);
-//! 4. writes only what changed: one binary COPY of the new rows (per set of
-//!    columns left to their database default), one `UPDATE … WHERE id =
-//!    ANY($1)` or `DELETE` for the gone rows, and for keyed merges one COPY
-//!    into a temporary table plus one `UPDATE … FROM` for rows changed in place.
+//! 1. (setup) decides how rows compare: by sha, or by a key; a table with a
+//!    unique key is compared by it unless told otherwise, and a merge whose
+//!    comparison could break a unique key is refused before it starts;
+//! 2. takes transaction-scoped advisory locks keyed by table and scope, so
+//!    two merges of one scope run one after the other (waiting at most
+//!    [`Merge::lock_timeout`]);
+//! 3. hashes the incoming rows (on the calling thread plus helpers from a
+//!    [`ThreadBudget`]) while another thread reads the scope's rows with a
+//!    binary `COPY (SELECT …) TO STDOUT` (locator and sha, plus key columns
+//!    and archive time for keyed merges);
+//! 4. diffs both sides in memory (`diff`);
+//! 5. checks the unique keys the comparison does not imply against every
+//!    row of the table, in memory, and refuses a row that would repeat one;
+//! 6. writes only what changed: one `UPDATE … WHERE id = ANY($1)` or
+//!    `DELETE` for the gone rows, for keyed merges one COPY into a temporary
+//!    table plus one `UPDATE … FROM` for rows changed in place, and one
+//!    binary COPY of the new rows (per set of columns left to their default).
+//!
+//! Each merge is a `tracing` span (`merge`, with the table, mode and the
+//! report's counts recorded on it) with one child span per phase. Errors
+//! name their [`Phase`] and say whether a retry can help.
 //!
 //! The rule for an archived row whose hash comes back: when comparing by
 //! sha, archived rows are history and stay as they are; the returning row
@@ -22,27 +35,34 @@
 //! for life: the most recently archived row with that key is updated and
 //! made active again.
 
+mod control;
 mod copy;
 mod diff;
 mod encode;
+mod error;
 pub(crate) mod sql;
 
 use std::cell::RefCell;
 use std::io::Write;
+use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use diesel::connection::Connection;
 use diesel::pg::PgConnection;
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Text};
 use diesel::RunQueryDsl;
 use serde::Serialize;
 use sha3::{Digest, Sha3_256};
+use tracing::field::Empty;
+
+pub use self::control::{CancelToken, ThreadBudget};
+pub use self::error::{MergeError, Phase};
 
 use self::copy::{copy_in, copy_out, BinaryWriter, CopyOutError, Tuple};
 use self::diff::{Existing, Incoming, KeyValue, Locator, Plan};
 use self::sql::{LocatorType, Statements};
-use crate::row::{is_key_type, RowError, RowReader, RowShape, RowValues, Slot};
-use crate::table::{Role, SpecType, TableInfo, TableInfoError};
+use crate::row::{is_key_type, RowReader, RowShape, RowValues, Slot};
+use crate::table::{Role, SpecType, TableInfo, TableOf, UniqueKey};
 
 /// What happens to active rows the truth no longer has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -54,6 +74,16 @@ pub enum Mode {
     Delete,
     /// Leave them: merge only adds (and, when comparing by key, updates).
     InsertOnly,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Archive => "archive",
+            Mode::Delete => "delete",
+            Mode::InsertOnly => "insert_only",
+        }
+    }
 }
 
 /// What to do with incoming rows that repeat an earlier one.
@@ -100,31 +130,11 @@ pub struct MergePhases {
     pub write: Duration,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum MergeError {
-    #[error(transparent)]
-    TableInfo(#[from] TableInfoError),
-    #[error("cannot merge `{table}`: {problem}")]
-    Setup { table: String, problem: String },
-    #[error("row {index}: {error}")]
-    Row { index: usize, error: RowError },
-    #[error("row {index} is outside the merge's scope: column `{column}` is {found}, the scope says {expected}; merge each scope's rows separately")]
-    OutOfScope { index: usize, column: String, expected: String, found: String },
-    #[error("rows {first} and {repeat} are duplicates (same {by}); remove one, or merge with Duplicates::Count to count them instead")]
-    Duplicate { first: usize, repeat: usize, by: String },
-    #[error("database error during merge (the transaction was rolled back): {0}")]
-    Database(#[from] diesel::result::Error),
-    #[error("reading the table during merge: {0}")]
-    Read(String),
-    #[error("writing rows during merge: {0}")]
-    Write(String),
-}
-
 impl From<CopyOutError> for MergeError {
     fn from(error: CopyOutError) -> Self {
         match error {
-            CopyOutError::Database(e) => MergeError::Database(e),
-            CopyOutError::Format(e) => MergeError::Read(e),
+            CopyOutError::Database(error) => MergeError::Database { phase: Phase::Read, error },
+            CopyOutError::Format(message) => MergeError::Stream { phase: Phase::Read, message },
         }
     }
 }
@@ -138,41 +148,138 @@ struct ScopeEntry {
     text: Option<String>,
 }
 
+/// How rows compare, decided at setup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Compare {
+    Sha,
+    /// Field positions of the key (may be empty: one row per scope).
+    Key(Vec<usize>),
+}
+
+/// A unique key the compare key does not imply: merge checks the rows it
+/// would write against every row of the table before it writes any.
+#[derive(Clone, Debug)]
+struct CheckedKey {
+    name: String,
+    /// Insert-struct field positions of its columns.
+    fields: Vec<usize>,
+}
+
+/// The comparison and the unique keys to check, decided at setup.
+#[derive(Clone, Debug)]
+struct Setup {
+    statements: Statements,
+    compare: Compare,
+    checked: Vec<CheckedKey>,
+}
+
+impl Setup {
+    /// Every checked key's fields, in order: the layout of a row's unique values.
+    fn checked_fields(&self) -> Vec<usize> {
+        self.checked.iter().flat_map(|key| key.fields.iter().copied()).collect()
+    }
+}
+
 /// A merge of one table, configured once and run on as many truths as needed.
 ///
 /// ```ignore
-/// let report = Merge::new(NewApps::TABLE_INFO)?
+/// let report = Merge::new(NewApps::TABLE)?
 ///     .scope("group_name", "crawlers")?
+///     .lock_timeout(Duration::from_secs(30))
 ///     .run(&mut conn, &rows)?;
 /// ```
-#[derive(Debug, Clone)]
-pub struct Merge {
+pub struct Merge<R> {
     shape: RowShape,
     mode: Mode,
     scope: Vec<ScopeEntry>,
-    /// Field positions of the compare key; empty means compare by sha.
-    key: Vec<usize>,
+    /// Field positions of the compare key the caller chose; `None`: the table's unique key, else sha.
+    key: Option<Vec<usize>>,
     duplicates: Duplicates,
     threads: usize,
+    budget: Option<ThreadBudget>,
+    lock_timeout: Option<Duration>,
+    cancel: Option<CancelToken>,
+    rows: PhantomData<fn(&R)>,
+}
+
+impl<R> Clone for Merge<R> {
+    fn clone(&self) -> Self {
+        Merge {
+            shape: self.shape.clone(),
+            mode: self.mode,
+            scope: self.scope.clone(),
+            key: self.key.clone(),
+            duplicates: self.duplicates,
+            threads: self.threads,
+            budget: self.budget.clone(),
+            lock_timeout: self.lock_timeout,
+            cancel: self.cancel.clone(),
+            rows: PhantomData,
+        }
+    }
+}
+
+impl<R> std::fmt::Debug for Merge<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Merge")
+            .field("table", &self.shape.info().table)
+            .field("rows", &std::any::type_name::<R>())
+            .field("mode", &self.mode)
+            .field("scope", &self.scope)
+            .field("key", &self.key)
+            .field("duplicates", &self.duplicates)
+            .field("threads", &self.threads)
+            .field("lock_timeout", &self.lock_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 fn setup_error(info: &TableInfo, problem: impl Into<String>) -> MergeError {
     MergeError::Setup { table: info.table.clone(), problem: problem.into() }
 }
 
-impl Merge {
-    /// A merge in archive mode, comparing by sha, over the whole table.
-    pub fn new(table_info: &str) -> Result<Merge, MergeError> {
-        Merge::from_info(TableInfo::parse(table_info)?)
+/// The last path segment of a type's name (`NewApps` for `dc_schema::models::NewApps`).
+fn short_type_name<R>() -> &'static str {
+    let full = std::any::type_name::<R>();
+    let plain = full.split('<').next().unwrap_or(full);
+    plain.rsplit("::").next().unwrap_or(plain)
+}
+
+impl<R> Merge<R> {
+    /// A merge of the table whose facts the generated crate attached to the
+    /// row type (`Merge::new(NewApps::TABLE)`): archive mode, over the whole
+    /// table, comparing by the table's unique key if it has one, else by sha.
+    pub fn new(table: TableOf<R>) -> Result<Merge<R>, MergeError> {
+        let info = TableInfo::parse(table.1)?;
+        let rows = short_type_name::<R>();
+        if rows != info.insert_struct {
+            return Err(setup_error(&info, format!("these facts are for `{}` rows, not `{rows}`; use `{rows}::TABLE`", info.insert_struct)));
+        }
+        Merge::from_info(info)
     }
 
-    pub fn from_info(info: TableInfo) -> Result<Merge, MergeError> {
+    /// A merge from facts read some other way, for rows whose type the
+    /// facts cannot name (JSON objects, an app's own row struct with the
+    /// same serde shape). The rows' serde struct name is still checked
+    /// against the facts as they are read.
+    pub fn from_info(info: TableInfo) -> Result<Merge<R>, MergeError> {
         if info.role(Role::Hash).is_none() {
             return Err(setup_error(&info, "the table has no column with `role: hash`; add the data_table mixin's `sha` column"));
         }
-        let shape = RowShape::new(info).map_err(|error| MergeError::Row { index: 0, error })?;
+        let shape = RowShape::new(info.clone()).map_err(|error| setup_error(&info, error.to_string()))?;
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-        Ok(Merge { shape, mode: Mode::Archive, scope: Vec::new(), key: Vec::new(), duplicates: Duplicates::Count, threads })
+        Ok(Merge {
+            shape,
+            mode: Mode::Archive,
+            scope: Vec::new(),
+            key: None,
+            duplicates: Duplicates::Count,
+            threads,
+            budget: None,
+            lock_timeout: None,
+            cancel: None,
+            rows: PhantomData,
+        })
     }
 
     pub fn info(&self) -> &TableInfo {
@@ -189,9 +296,30 @@ impl Merge {
         self
     }
 
-    /// How many threads hash incoming rows (default: the cores, at most 8).
+    /// How many threads may hash incoming rows, the calling one included
+    /// (default: the cores, at most 8). Helpers beyond the calling thread
+    /// come from the [`ThreadBudget`], so fewer may run.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
+        self
+    }
+
+    /// The budget helper threads come from (default: [`ThreadBudget::global`]).
+    pub fn thread_budget(mut self, budget: ThreadBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Gives up with [`MergeError::LockTimeout`] when another merge of the
+    /// same scope holds the lock longer than this (default: wait as long as it takes).
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// Makes the merge stop, rolled back, once `token` is cancelled.
+    pub fn cancel_token(mut self, token: CancelToken) -> Self {
+        self.cancel = Some(token);
         self
     }
 
@@ -234,14 +362,106 @@ impl Merge {
         for column in columns {
             key.push(self.key_column_field(column, "compare key")?);
         }
-        self.key = key;
+        self.key = Some(key);
         Ok(self)
     }
 
+    fn column_names(&self, fields: &[usize]) -> Vec<&str> {
+        fields.iter().map(|&f| self.shape.column_of(f).name.as_str()).collect()
+    }
+
+    /// How rows compare, and which unique keys need checking.
+    ///
+    /// A unique key `U` whose columns are all insert columns is implied by
+    /// the comparison when the compare key's columns and the scope's lie
+    /// within `U`: two rows equal on `U` are then equal on the key, so merge
+    /// matches them to one stored row (archived ones included) and never
+    /// writes a second. Every other such key is checked against the whole
+    /// table before anything is written (`check_unique_keys`). Keys with a
+    /// column the database fills (identity, roles) are the database's to
+    /// keep. Without a chosen key, the primary key (else the first unique
+    /// key) is the compare key, its scope columns aside.
+    fn compare(&self) -> Result<(Compare, Vec<CheckedKey>), MergeError> {
+        let info = self.shape.info();
+        let scope: Vec<&str> = self.scope.iter().map(|entry| self.shape.column_of(entry.field).name.as_str()).collect();
+        let keys: Vec<UniqueKey> = info.all_unique_keys().filter(|key| key.columns.iter().all(|c| self.shape.field_of_column(c).is_some())).collect();
+        let compare = match (&self.key, keys.first()) {
+            (Some(key), _) => Compare::Key(key.clone()),
+            (None, Some(unique)) => {
+                let mut fields = Vec::new();
+                for column in unique.columns.iter().filter(|c| !scope.contains(&c.as_str())) {
+                    let field = self.key_column_field(column, &format!("unique key `{}`", unique.name)).map_err(|error| match error {
+                        MergeError::Setup { table, problem } => MergeError::Setup {
+                            table,
+                            problem: format!("{problem}; merge compares a table with a unique key by that key, so choose another with `compare_key`"),
+                        },
+                        other => other,
+                    })?;
+                    fields.push(field);
+                }
+                Compare::Key(fields)
+            }
+            (None, None) => Compare::Sha,
+        };
+        let key_columns: Vec<&str> = match &compare {
+            Compare::Key(fields) => self.column_names(fields),
+            Compare::Sha => Vec::new(),
+        };
+        let mut checked = Vec::new();
+        for unique in &keys {
+            let within = |columns: &[&str]| columns.iter().all(|c| unique.columns.iter().any(|u| u == c));
+            if matches!(compare, Compare::Key(_)) && within(&key_columns) && within(&scope) {
+                continue;
+            }
+            let fields = unique.columns.iter().filter_map(|c| self.shape.field_of_column(c)).collect();
+            checked.push(CheckedKey { name: unique.name.clone(), fields });
+        }
+        Ok((compare, checked))
+    }
+
+    fn check_cancel(&self, phase: Phase) -> Result<(), MergeError> {
+        match &self.cancel {
+            Some(token) if token.is_cancelled() => Err(MergeError::Cancelled { table: self.shape.info().table.clone(), phase }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Errors inside the transaction: what Diesel reports on its own (begin,
+/// commit) is the commit phase; everything else already names its phase.
+struct InTransaction(MergeError);
+
+impl From<diesel::result::Error> for InTransaction {
+    fn from(error: diesel::result::Error) -> Self {
+        InTransaction(MergeError::Database { phase: Phase::Commit, error })
+    }
+}
+
+impl From<MergeError> for InTransaction {
+    fn from(error: MergeError) -> Self {
+        InTransaction(error)
+    }
+}
+
+/// `map_err` for a database call in `phase`.
+fn at(phase: Phase) -> impl Fn(diesel::result::Error) -> MergeError {
+    move |error| MergeError::Database { phase, error }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+impl<R: Serialize> Merge<R> {
     /// Runs the merge of `rows` in its own transaction (a savepoint inside
     /// the caller's, if there is one).
-    pub fn run<T: Serialize + Sync>(&self, conn: &mut PgConnection, rows: &[T]) -> Result<MergeReport, MergeError> {
-        self.run_source(conn, &SliceSource(rows), || self.hash_slice(rows))
+    pub fn run(&self, conn: &mut PgConnection, rows: &[R]) -> Result<MergeReport, MergeError>
+    where
+        R: Sync,
+    {
+        self.run_source(conn, &SliceSource(rows), Some(rows.len()), |setup| self.hash_slice(rows, setup))
     }
 
     /// Like [`run`](Self::run) for a truth too large to hold: `rows` is
@@ -249,24 +469,68 @@ impl Merge {
     /// changed, and must yield the same rows in the same order each time.
     /// Memory then grows with the number of rows (about 100 bytes each for
     /// the hashes), not with their size.
-    pub fn run_iter<T, I, F>(&self, conn: &mut PgConnection, rows: F) -> Result<MergeReport, MergeError>
+    pub fn run_iter<I, F>(&self, conn: &mut PgConnection, rows: F) -> Result<MergeReport, MergeError>
     where
-        T: Serialize + Send,
-        I: IntoIterator<Item = T>,
+        R: Send,
+        I: IntoIterator<Item = R>,
         F: Fn() -> I,
     {
-        self.run_source(conn, &IterSource(&rows), || self.hash_iter(rows()))
+        self.run_source(conn, &IterSource(&rows), None, |setup| self.hash_iter(rows(), setup))
     }
 
-    fn run_source<T: Serialize>(&self, conn: &mut PgConnection, rows: &dyn Source<T>, hash: impl FnOnce() -> Result<Hashed, MergeError>) -> Result<MergeReport, MergeError> {
+    fn run_source(&self, conn: &mut PgConnection, rows: &dyn Source<R>, count: Option<usize>, hash: impl FnOnce(&Setup) -> Result<Hashed, MergeError>) -> Result<MergeReport, MergeError> {
+        let info = self.shape.info();
+        let span = tracing::info_span!(
+            "merge",
+            table = %info.table,
+            mode = self.mode.name(),
+            compare = Empty,
+            rows = Empty,
+            inserted = Empty,
+            updated = Empty,
+            archived = Empty,
+            deleted = Empty,
+            unchanged = Empty,
+            duplicates = Empty,
+            elapsed_ms = Empty,
+            error = Empty,
+            phase = Empty,
+        );
+        if let Some(count) = count {
+            span.record("rows", count as u64);
+        }
+        let _entered = span.enter();
         let started = Instant::now();
-        let statements = self.statements()?;
-        let mut report = conn.transaction(|conn| self.run_in_transaction(conn, &statements, rows, hash))?;
-        report.elapsed = started.elapsed();
-        Ok(report)
+        let result = self.setup().and_then(|setup| {
+            span.record("compare", tracing::field::display(match &setup.compare {
+                Compare::Sha => "sha".to_string(),
+                Compare::Key(fields) => self.column_names(fields).join(","),
+            }));
+            self.check_cancel(Phase::Setup)?;
+            conn.transaction(|conn| self.run_in_transaction(conn, &setup, rows, &span, hash).map_err(InTransaction)).map_err(|InTransaction(error)| error)
+        });
+        match result {
+            Ok(mut report) => {
+                report.elapsed = started.elapsed();
+                span.record("inserted", report.inserted);
+                span.record("updated", report.updated);
+                span.record("archived", report.archived);
+                span.record("deleted", report.deleted);
+                span.record("unchanged", report.unchanged);
+                span.record("duplicates", report.duplicates);
+                span.record("elapsed_ms", report.elapsed.as_millis() as u64);
+                Ok(report)
+            }
+            Err(error) => {
+                span.record("phase", error.phase().name());
+                span.record("error", tracing::field::display(&error));
+                Err(error)
+            }
+        }
     }
 
-    fn statements(&self) -> Result<Statements, MergeError> {
+    fn setup(&self) -> Result<Setup, MergeError> {
+        let _phase = tracing::info_span!("setup").entered();
         let info = self.shape.info();
         let sha = info.role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
         let archive = info.role(Role::Archive);
@@ -278,6 +542,7 @@ impl Merge {
                 return Err(setup_error(info, format!("the archive column `{}` must be a datetime or datetimetz", archive.name)));
             }
         }
+        let (compare, checked) = self.compare()?;
         let scope: Vec<(&str, &SpecType, bool)> = self
             .scope
             .iter()
@@ -286,154 +551,222 @@ impl Merge {
                 (column.name.as_str(), &column.ty, entry.text.is_none())
             })
             .collect();
-        Ok(Statements::new(info, locator_column(info), sha, archive.map(|a| (a.name.as_str(), &a.ty)), &scope))
+        let statements = Statements::new(info, locator_column(info), sha, archive.map(|a| (a.name.as_str(), &a.ty)), &scope);
+        Ok(Setup { statements, compare, checked })
     }
 
-    fn run_in_transaction<T: Serialize>(
+    fn run_in_transaction(
         &self,
         conn: &mut PgConnection,
-        statements: &Statements,
-        rows: &dyn Source<T>,
-        hash: impl FnOnce() -> Result<Hashed, MergeError>,
+        setup: &Setup,
+        rows: &dyn Source<R>,
+        merge_span: &tracing::Span,
+        hash: impl FnOnce(&Setup) -> Result<Hashed, MergeError>,
     ) -> Result<MergeReport, MergeError> {
+        let (statements, compare) = (&setup.statements, &setup.compare);
         let mut phases = MergePhases::default();
         let started = Instant::now();
-        self.lock(conn, statements)?;
-        phases.lock = started.elapsed();
-        let values: Vec<&String> = self.scope.iter().filter_map(|entry| entry.text.as_ref()).collect();
-        if !values.is_empty() {
-            let mut query = diesel::sql_query(statements.set_scope(values.len())).into_boxed();
-            for value in values {
-                query = query.bind::<Text, _>(value.clone());
+        {
+            let _phase = tracing::info_span!("lock").entered();
+            self.lock(conn, statements)?;
+            let values: Vec<&String> = self.scope.iter().filter_map(|entry| entry.text.as_ref()).collect();
+            if !values.is_empty() {
+                let mut query = diesel::sql_query(statements.set_scope(values.len())).into_boxed();
+                for value in values {
+                    query = query.bind::<Text, _>(value.clone());
+                }
+                query.execute(conn).map_err(at(Phase::Lock))?;
             }
-            query.execute(conn)?;
         }
+        phases.lock = started.elapsed();
+        self.check_cancel(Phase::Lock)?;
         // Read what the table holds on one thread while this one hashes.
         let (hashed, existing) = std::thread::scope(|threads| {
-            let reader = threads.spawn(|| {
-                let started = Instant::now();
-                (self.read_existing(conn, statements), started.elapsed())
+            let dispatch = tracing::dispatcher::get_default(Clone::clone);
+            let reading: &mut PgConnection = &mut *conn;
+            let reader = threads.spawn(move || {
+                // Spans on this thread go to the caller's subscriber, scoped or global.
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let _phase = tracing::info_span!(parent: merge_span, "read").entered();
+                    let started = Instant::now();
+                    let existing = self.read_existing(reading, statements, compare);
+                    let held = existing.and_then(|existing| Ok((existing, self.read_unique_values(reading, setup)?)));
+                    (held, started.elapsed())
+                })
             });
             let started = Instant::now();
-            let hashed = hash();
+            let hashed = tracing::info_span!("hash").in_scope(|| hash(setup));
             phases.hash = started.elapsed();
             let (existing, read) = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             phases.read = read;
             (hashed, existing)
         });
-        let Hashed { incoming, masks } = hashed?;
-        let existing = existing?;
+        let Hashed { incoming, masks, uniques } = hashed?;
+        let (existing, held) = existing?;
+        merge_span.record("rows", incoming.len() as u64);
+        self.check_cancel(Phase::Read)?;
         let started = Instant::now();
-        let plan = if self.key.is_empty() { diff::by_sha(incoming, existing) } else { diff::by_key(incoming, existing) };
+        let plan = tracing::info_span!("diff").in_scope(|| match compare {
+            Compare::Sha => diff::by_sha(incoming, existing),
+            Compare::Key(_) => diff::by_key(incoming, existing),
+        });
         phases.diff = started.elapsed();
         if self.duplicates == Duplicates::Reject {
             if let Some(&(first, repeat)) = plan.duplicates.first() {
-                let by = if self.key.is_empty() { "sha".to_string() } else { "compare key".to_string() };
+                let by = if *compare == Compare::Sha { "sha".to_string() } else { "compare key".to_string() };
                 return Err(MergeError::Duplicate { first: first as usize, repeat: repeat as usize, by });
             }
         }
+        if !setup.checked.is_empty() {
+            self.check_unique_keys(setup, &plan, &uniques, held)?;
+        }
+        self.check_cancel(Phase::Diff)?;
         let started = Instant::now();
-        let mut report = self.write(conn, statements, rows, &masks, &plan)?;
+        let mut report = tracing::info_span!("write").in_scope(|| self.write(conn, statements, rows, &masks, &plan))?;
         phases.write = started.elapsed();
         report.phases = phases;
         Ok(report)
     }
 
-    /// Hashes a slice in chunks, one per thread.
-    fn hash_slice<T: Serialize + Sync>(&self, rows: &[T]) -> Result<Hashed, MergeError> {
-        let chunk_size = rows.len().div_ceil(self.worker_count(rows.len())).max(1);
+    /// Hashes a slice in chunks: one on this thread, the others on helpers.
+    fn hash_slice(&self, rows: &[R], setup: &Setup) -> Result<Hashed, MergeError>
+    where
+        R: Sync,
+    {
+        let budget = self.budget.as_ref().unwrap_or_else(|| ThreadBudget::global());
+        let helpers = budget.take(self.wanted_helpers(rows.len()));
+        let chunk_size = rows.len().div_ceil(helpers.count + 1).max(1);
+        let hash_span = tracing::Span::current();
         let results: Vec<Result<Hashed, MergeError>> = std::thread::scope(|threads| {
-            let workers: Vec<_> = rows.chunks(chunk_size).enumerate().map(|(n, chunk)| threads.spawn(move || self.hash_rows(chunk, n * chunk_size))).collect();
-            workers.into_iter().map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+            let mut chunks = rows.chunks(chunk_size).enumerate();
+            let own = chunks.next();
+            let workers: Vec<_> = chunks
+                .map(|(n, chunk)| {
+                    let span = hash_span.clone();
+                    threads.spawn(move || span.in_scope(|| self.hash_rows(chunk, n * chunk_size, setup)))
+                })
+                .collect();
+            let mut results = vec![own.map_or_else(|| Ok(Hashed::default()), |(_, chunk)| self.hash_rows(chunk, 0, setup))];
+            results.extend(workers.into_iter().map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))));
+            results
         });
-        let mut all = Hashed { incoming: Vec::with_capacity(rows.len()), masks: Vec::with_capacity(rows.len()) };
+        drop(helpers);
+        let mut all = Hashed { incoming: Vec::with_capacity(rows.len()), masks: Vec::with_capacity(rows.len()), uniques: Vec::new() };
         for result in results {
             let part = result?;
             all.incoming.extend(part.incoming);
             all.masks.extend(part.masks);
+            all.uniques.extend(part.uniques);
         }
         Ok(all)
     }
 
     /// Hashes rows as an iterator yields them: this thread pulls batches,
-    /// the workers hash them, and each batch is dropped once hashed.
-    fn hash_iter<T: Serialize + Send>(&self, rows: impl IntoIterator<Item = T>) -> Result<Hashed, MergeError> {
+    /// helpers hash them (or this thread, when the budget has none free),
+    /// and each batch is dropped once hashed.
+    fn hash_iter(&self, rows: impl IntoIterator<Item = R>, setup: &Setup) -> Result<Hashed, MergeError>
+    where
+        R: Send,
+    {
         const BATCH: usize = 2048;
-        let (work, queue) = std::sync::mpsc::sync_channel::<(usize, Vec<T>)>(self.threads * 2);
-        let queue = std::sync::Mutex::new(queue);
+        let budget = self.budget.as_ref().unwrap_or_else(|| ThreadBudget::global());
+        let helpers = budget.take(self.threads.saturating_sub(1));
         let mut parts: Vec<(usize, Hashed)> = Vec::new();
         let mut failure: Option<MergeError> = None;
-        std::thread::scope(|threads| {
-            let workers: Vec<_> = (0..self.threads)
-                .map(|_| {
-                    let queue = &queue;
-                    threads.spawn(move || {
-                        let mut done: Vec<(usize, Hashed)> = Vec::new();
-                        let mut failed: Option<MergeError> = None;
-                        // On failure keep draining, so the producer never blocks on a full queue.
-                        while let Ok((offset, batch)) = queue.lock().unwrap_or_else(|e| e.into_inner()).recv() {
-                            if failed.is_none() {
-                                match self.hash_rows(&batch, offset) {
-                                    Ok(hashed) => done.push((offset, hashed)),
-                                    Err(error) => failed = Some(error),
-                                }
-                            }
-                        }
-                        (done, failed)
-                    })
-                })
-                .collect();
+        if helpers.count == 0 {
             let mut offset = 0;
             let mut batch = Vec::with_capacity(BATCH);
-            for row in rows {
-                batch.push(row);
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if work.send((offset, full)).is_err() {
-                        break;
+            let mut rows = rows.into_iter().peekable();
+            while rows.peek().is_some() {
+                batch.extend(rows.by_ref().take(BATCH));
+                self.check_cancel(Phase::Hash)?;
+                parts.push((offset, self.hash_rows(&batch, offset, setup)?));
+                offset += batch.len();
+                batch.clear();
+            }
+        } else {
+            let (work, queue) = std::sync::mpsc::sync_channel::<(usize, Vec<R>)>(helpers.count * 2);
+            let queue = std::sync::Mutex::new(queue);
+            let hash_span = tracing::Span::current();
+            std::thread::scope(|threads| {
+                let workers: Vec<_> = (0..helpers.count)
+                    .map(|_| {
+                        let queue = &queue;
+                        let span = hash_span.clone();
+                        threads.spawn(move || {
+                            let _entered = span.enter();
+                            let mut done: Vec<(usize, Hashed)> = Vec::new();
+                            let mut failed: Option<MergeError> = None;
+                            // On failure keep draining, so the producer never blocks on a full queue.
+                            while let Ok((offset, batch)) = queue.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                                if failed.is_none() {
+                                    match self.hash_rows(&batch, offset, setup) {
+                                        Ok(hashed) => done.push((offset, hashed)),
+                                        Err(error) => failed = Some(error),
+                                    }
+                                }
+                            }
+                            (done, failed)
+                        })
+                    })
+                    .collect();
+                let mut offset = 0;
+                let mut batch = Vec::with_capacity(BATCH);
+                for row in rows {
+                    batch.push(row);
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if self.check_cancel(Phase::Hash).is_err() || work.send((offset, full)).is_err() {
+                            break;
+                        }
+                        offset += BATCH;
                     }
-                    offset += BATCH;
                 }
-            }
-            if !batch.is_empty() {
-                let _ = work.send((offset, batch));
-            }
-            drop(work);
-            for worker in workers {
-                let (done, failed) = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                parts.extend(done);
-                failure = failure.take().or(failed);
-            }
-        });
+                if !batch.is_empty() {
+                    let _ = work.send((offset, batch));
+                }
+                drop(work);
+                for worker in workers {
+                    let (done, failed) = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    parts.extend(done);
+                    failure = failure.take().or(failed);
+                }
+            });
+        }
+        drop(helpers);
+        self.check_cancel(Phase::Hash)?;
         if let Some(error) = failure {
             return Err(error);
         }
         parts.sort_unstable_by_key(|(offset, _)| *offset);
-        let mut all = Hashed { incoming: Vec::new(), masks: Vec::new() };
+        let mut all = Hashed::default();
         for (_, part) in parts {
             all.incoming.extend(part.incoming);
             all.masks.extend(part.masks);
+            all.uniques.extend(part.uniques);
         }
         Ok(all)
     }
 
-    fn worker_count(&self, rows: usize) -> usize {
+    fn wanted_helpers(&self, rows: usize) -> usize {
         // Threads pay off only once there is real work to split.
         if rows < 4096 {
-            1
+            0
         } else {
-            self.threads
+            self.threads - 1
         }
     }
 
+    /// Takes the merge's advisory locks: blocking, or, with a timeout or a
+    /// cancel token, by trying until the deadline and checking the token.
     fn lock(&self, conn: &mut PgConnection, statements: &Statements) -> Result<(), MergeError> {
         let info = self.shape.info();
         let table_key = lock_key(&[&info.qualified_name()]);
-        if self.scope.is_empty() {
-            diesel::sql_query(statements.lock_table_exclusive()).bind::<BigInt, _>(table_key).execute(conn)?;
+        // Scoped merges share the table lock (so a whole-table merge waits
+        // for them) and hold their scope's lock alone.
+        let wanted: Vec<(i64, bool)> = if self.scope.is_empty() {
+            vec![(table_key, false)]
         } else {
-            // Scoped merges share the table lock (so a whole-table merge waits
-            // for them) and hold their scope's lock alone.
             let mut parts = vec![info.qualified_name()];
             let mut scope: Vec<(&str, String)> = self
                 .scope
@@ -446,22 +779,59 @@ impl Merge {
                 parts.push(value);
             }
             let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-            diesel::sql_query(statements.lock_scope()).bind::<BigInt, _>(table_key).bind::<BigInt, _>(lock_key(&parts)).execute(conn)?;
+            vec![(table_key, true), (lock_key(&parts), false)]
+        };
+        if self.lock_timeout.is_none() && self.cancel.is_none() {
+            for (key, shared) in wanted {
+                diesel::sql_query(statements.lock(shared)).bind::<BigInt, _>(key).execute(conn).map_err(at(Phase::Lock))?;
+            }
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        for (key, shared) in wanted {
+            loop {
+                let got: Locked = diesel::sql_query(statements.try_lock(shared)).bind::<BigInt, _>(key).get_result(conn).map_err(at(Phase::Lock))?;
+                if got.locked {
+                    break;
+                }
+                self.check_cancel(Phase::Lock)?;
+                let waited = started.elapsed();
+                if let Some(timeout) = self.lock_timeout {
+                    if waited >= timeout {
+                        return Err(MergeError::LockTimeout { table: info.table.clone(), waited });
+                    }
+                    pause = pause.min(timeout - waited);
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
         }
         Ok(())
     }
 
     /// Hashes `rows` (which start at `offset` in the caller's slice), checks
     /// they lie in the scope, and reads their compare keys.
-    fn hash_rows<T: Serialize>(&self, rows: &[T], offset: usize) -> Result<Hashed, MergeError> {
-        let mut extra: Vec<usize> = self.key.clone();
+    fn hash_rows(&self, rows: &[R], offset: usize, setup: &Setup) -> Result<Hashed, MergeError> {
+        let compare = &setup.compare;
+        let unique_fields = setup.checked_fields();
+        let key_fields: &[usize] = match compare {
+            Compare::Key(fields) => fields,
+            Compare::Sha => &[],
+        };
+        let mut extra: Vec<usize> = key_fields.to_vec();
+        extra.extend(&unique_fields);
         extra.extend(self.scope.iter().map(|entry| entry.field));
         extra.extend((0..self.shape.fields.len()).filter(|&f| self.shape.fields[f].default_bit.is_some()));
         let mut reader = RowReader::new(&self.shape, &extra);
         let mut incoming = Vec::with_capacity(rows.len());
         let mut masks = Vec::with_capacity(rows.len());
+        let mut uniques = Vec::new();
         for (n, row) in rows.iter().enumerate() {
             let index = offset + n;
+            if n % 4096 == 4095 {
+                self.check_cancel(Phase::Hash)?;
+            }
             reader.read(row).map_err(|error| MergeError::Row { index, error })?;
             for entry in &self.scope {
                 let found = key_of(&reader.values.slots[entry.field], &reader.values);
@@ -474,29 +844,40 @@ impl Merge {
                     });
                 }
             }
-            let key: Box<[KeyValue]> = self.key.iter().map(|&f| key_of(&reader.values.slots[f], &reader.values).unwrap_or(KeyValue::Null)).collect();
+            let key: Box<[KeyValue]> = key_fields.iter().map(|&f| key_of(&reader.values.slots[f], &reader.values).unwrap_or(KeyValue::Null)).collect();
             masks.push(reader.values.defaulted);
+            if !unique_fields.is_empty() {
+                uniques.push(unique_fields.iter().map(|&f| key_of(&reader.values.slots[f], &reader.values).unwrap_or(KeyValue::Null)).collect());
+            }
             let sha = reader.digest();
-            incoming.push(Incoming { sha, key, index: u32::try_from(index).map_err(|_| MergeError::Write("more than 4 billion rows in one merge".into()))? });
+            incoming.push(Incoming { sha, key, index: u32::try_from(index).map_err(|_| MergeError::Stream { phase: Phase::Hash, message: "more than 4 billion rows in one merge".into() })? });
         }
-        if self.key.is_empty() {
+        if *compare == Compare::Sha {
             diff::sort_incoming(&mut incoming);
         }
-        Ok(Hashed { incoming, masks })
+        Ok(Hashed { incoming, masks, uniques })
     }
 
-    fn read_existing(&self, conn: &mut PgConnection, statements: &Statements) -> Result<Vec<Existing>, MergeError> {
-        let key_columns: Vec<&str> = self.key.iter().map(|&f| self.shape.column_of(f).name.as_str()).collect();
-        let key_types: Vec<&SpecType> = self.key.iter().map(|&f| &self.shape.column_of(f).ty).collect();
-        let query = statements.existing(&key_columns);
+    fn read_existing(&self, conn: &mut PgConnection, statements: &Statements, compare: &Compare) -> Result<Vec<Existing>, MergeError> {
+        let (keyed, key_fields): (bool, &[usize]) = match compare {
+            Compare::Key(fields) => (true, fields),
+            Compare::Sha => (false, &[]),
+        };
+        let key_columns = self.column_names(key_fields);
+        let key_types: Vec<&SpecType> = key_fields.iter().map(|&f| &self.shape.column_of(f).ty).collect();
+        let query = statements.existing(keyed.then_some(key_columns.as_slice()));
+        let cancelled = || self.cancel.as_ref().is_some_and(CancelToken::is_cancelled);
         let mut existing = Vec::new();
         let locator_type = statements.locator_type;
-        copy_out(conn, &query, |tuple: &Tuple<'_>| {
+        let read = copy_out(conn, &query, |tuple: &Tuple<'_>| {
+            if existing.len() % 4096 == 4095 && cancelled() {
+                return Err("cancelled".into());
+            }
             let locator = read_locator(tuple.get(0), locator_type)?;
             let sha = tuple.get(1).and_then(sha_from_hex);
             let mut key = Vec::new();
             let mut archived_at = None;
-            if !key_columns.is_empty() {
+            if keyed {
                 archived_at = tuple.get(2).map(read_i64).transpose()?;
                 for (n, ty) in key_types.iter().enumerate() {
                     key.push(read_key(tuple.get(3 + n), ty)?);
@@ -504,19 +885,125 @@ impl Merge {
             }
             existing.push(Existing { locator, sha, key: key.into_boxed_slice(), archived_at });
             Ok(())
-        })?;
-        if self.key.is_empty() {
+        });
+        self.check_cancel(Phase::Read)?;
+        read?;
+        if !keyed {
             diff::sort_existing(&mut existing);
         }
         Ok(existing)
     }
 
-    fn write<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, masks: &[u64], plan: &Plan) -> Result<MergeReport, MergeError> {
+    /// For checked unique keys: every row of the table (other scopes and
+    /// archived rows included) with its values of those keys' columns.
+    fn read_unique_values(&self, conn: &mut PgConnection, setup: &Setup) -> Result<HeldValues, MergeError> {
+        let fields = setup.checked_fields();
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns = self.column_names(&fields);
+        let types: Vec<&SpecType> = fields.iter().map(|&f| &self.shape.column_of(f).ty).collect();
+        let locator_type = setup.statements.locator_type;
+        let mut held = Vec::new();
+        copy_out(conn, &setup.statements.unique_values(&columns), |tuple: &Tuple<'_>| {
+            let locator = read_locator(tuple.get(0), locator_type)?;
+            let values = types.iter().enumerate().map(|(n, ty)| read_key(tuple.get(1 + n), ty)).collect::<Result<Box<[KeyValue]>, String>>()?;
+            held.push((locator, values));
+            Ok(())
+        })?;
+        Ok(held)
+    }
+
+    /// Refuses, before anything is written, a plan whose rows would repeat
+    /// a checked unique key: the table after the merge is simulated in
+    /// memory (rows updated in place take their new values, deleted rows
+    /// free theirs, archived rows keep them), and a value two rows would
+    /// share (NULLs aside) is reported with the incoming row that brings it.
+    fn check_unique_keys(&self, setup: &Setup, plan: &Plan, uniques: &[Box<[KeyValue]>], held: HeldValues) -> Result<(), MergeError> {
+        use std::collections::HashMap;
+        /// Whose values a row of the simulated table holds.
+        #[derive(Clone, Copy)]
+        enum Holder {
+            Stored,
+            Incoming(u32),
+        }
+        let mut stored: HashMap<Locator, &[KeyValue]> = held.iter().map(|(locator, values)| (*locator, &values[..])).collect();
+        if self.mode == Mode::Delete {
+            for locator in &plan.gone {
+                stored.remove(locator);
+            }
+        }
+        let updated: HashMap<Locator, u32> = plan.updates.iter().map(|&(index, _, locator, _)| (locator, index)).collect();
+        let mut rows: Vec<(Holder, &[KeyValue])> = stored
+            .iter()
+            .map(|(locator, values)| match updated.get(locator) {
+                Some(&index) => (Holder::Incoming(index), &uniques[index as usize][..]),
+                None => (Holder::Stored, *values),
+            })
+            .collect();
+        rows.extend(plan.inserts.iter().map(|&(index, _)| (Holder::Incoming(index), &uniques[index as usize][..])));
+        let mut offset = 0;
+        for key in &setup.checked {
+            let range = offset..offset + key.fields.len();
+            offset = range.end;
+            let mut seen: HashMap<&[KeyValue], Holder> = HashMap::new();
+            for &(holder, values) in &rows {
+                let values = &values[range.clone()];
+                if values.contains(&KeyValue::Null) {
+                    continue;
+                }
+                let Some(&other) = seen.get(values) else {
+                    seen.insert(values, holder);
+                    continue;
+                };
+                let (index, other) = match (holder, other) {
+                    (Holder::Incoming(index), other) | (other, Holder::Incoming(index)) => (index, other),
+                    // Two stored rows the database already holds: not this merge's doing.
+                    (Holder::Stored, Holder::Stored) => continue,
+                };
+                let shown: Vec<String> = values.iter().map(ToString::to_string).collect();
+                let holder = match other {
+                    Holder::Incoming(other) => format!("row {other} of the truth"),
+                    Holder::Stored => "a stored row this merge does not match (archived, or in another scope)".into(),
+                };
+                return Err(MergeError::UniqueConflict {
+                    index: index as usize,
+                    key: key.name.clone(),
+                    columns: self.column_names(&key.fields).join(", "),
+                    values: shown.join(", "),
+                    holder,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<R>, masks: &[u64], plan: &Plan) -> Result<MergeReport, MergeError> {
         let mut report = MergeReport {
             unchanged: plan.unchanged as u64,
             duplicates: plan.duplicates.len() as u64,
             ..MergeReport::default()
         };
+        // Gone rows first, so a value they free (deleted rows) is free for the rows written next.
+        if !plan.gone.is_empty() {
+            let gone = match self.mode {
+                Mode::InsertOnly => None,
+                Mode::Archive => statements.archive_rows(),
+                Mode::Delete => Some(statements.delete_rows()),
+            };
+            if let Some(statement) = gone {
+                self.check_cancel(Phase::Write)?;
+                let count = bind_locators(diesel::sql_query(statement).into_boxed(), &plan.gone, statements.locator_type).execute(conn).map_err(at(Phase::Write))? as u64;
+                match self.mode {
+                    Mode::Archive => report.archived = count,
+                    Mode::Delete => report.deleted = count,
+                    Mode::InsertOnly => {}
+                }
+            }
+        }
+        if !plan.updates.is_empty() {
+            report.updated = self.update_rows(conn, statements, rows, masks, &plan.updates)?;
+        }
         // New rows, grouped by which columns they leave to the database default.
         let mut groups: Vec<(u64, Vec<Numbered>)> = Vec::new();
         for &(index, sha) in &plan.inserts {
@@ -527,25 +1014,8 @@ impl Merge {
             }
         }
         for (mask, members) in &groups {
+            self.check_cancel(Phase::Write)?;
             report.inserted += self.copy_rows(conn, statements, rows, members, *mask)? as u64;
-        }
-        if !plan.updates.is_empty() {
-            report.updated = self.update_rows(conn, statements, rows, masks, &plan.updates)?;
-        }
-        if !plan.gone.is_empty() {
-            let gone = match self.mode {
-                Mode::InsertOnly => None,
-                Mode::Archive => statements.archive_rows(),
-                Mode::Delete => Some(statements.delete_rows()),
-            };
-            if let Some(statement) = gone {
-                let count = bind_locators(diesel::sql_query(statement).into_boxed(), &plan.gone, statements.locator_type).execute(conn)? as u64;
-                match self.mode {
-                    Mode::Archive => report.archived = count,
-                    Mode::Delete => report.deleted = count,
-                    Mode::InsertOnly => {}
-                }
-            }
         }
         Ok(report)
     }
@@ -555,7 +1025,7 @@ impl Merge {
         (0..self.shape.fields.len()).filter(|&f| self.shape.fields[f].default_bit.is_none_or(|bit| mask & (1 << bit) == 0)).collect()
     }
 
-    fn copy_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, members: &[Numbered], mask: u64) -> Result<usize, MergeError> {
+    fn copy_rows(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<R>, members: &[Numbered], mask: u64) -> Result<usize, MergeError> {
         let indices: Vec<u32> = members.iter().map(|&(index, _)| index).collect();
         let fields = self.written_fields(mask);
         let sha_column = self.shape.info().role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
@@ -571,24 +1041,27 @@ impl Merge {
                 let sha = members[next].1;
                 next += 1;
                 self.encode_row(&mut reader, &mut writer, row, (index, &sha), &fields, None)?;
-                writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))
+                writer.flush_if_full(out).map_err(|e| MergeError::Stream { phase: Phase::Write, message: e.to_string() })
             })?;
-            writer.finish(out).map_err(|e| MergeError::Write(e.to_string()))
+            writer.finish(out).map_err(|e| MergeError::Stream { phase: Phase::Write, message: e.to_string() })
         })
     }
 
     /// One tuple: optionally the locator and mask (for staged updates), the
     /// written fields, and the sha.
-    fn encode_row<T: Serialize>(
+    fn encode_row(
         &self,
         reader: &mut RowReader<'_>,
         writer: &mut BinaryWriter,
-        row: &T,
+        row: &R,
         (index, sha): (u32, &[u8; 32]),
         fields: &[usize],
         staged: Option<(Locator, LocatorType, u64)>,
     ) -> Result<(), MergeError> {
         let index = index as usize;
+        if index % 4096 == 4095 {
+            self.check_cancel(Phase::Write)?;
+        }
         reader.read(row).map_err(|error| MergeError::Row { index, error })?;
         writer.begin_tuple(fields.len() + 1 + if staged.is_some() { 2 } else { 0 });
         if let Some((locator, locator_type, mask)) = staged {
@@ -606,7 +1079,7 @@ impl Merge {
 
     /// Keyed merges: stage the changed rows in a temporary table with one
     /// COPY, then update them with one statement per default mask.
-    fn update_rows<T: Serialize>(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<T>, masks: &[u64], updates: &[(u32, [u8; 32], Locator, bool)]) -> Result<u64, MergeError> {
+    fn update_rows(&self, conn: &mut PgConnection, statements: &Statements, rows: &dyn Source<R>, masks: &[u64], updates: &[(u32, [u8; 32], Locator, bool)]) -> Result<u64, MergeError> {
         let mut updates = updates.to_vec();
         updates.sort_unstable_by_key(|&(index, ..)| index);
         let indices: Vec<u32> = updates.iter().map(|&(index, ..)| index).collect();
@@ -614,7 +1087,7 @@ impl Merge {
         let sha_column = self.shape.info().role(Role::Hash).map(|c| c.name.as_str()).unwrap_or_default();
         let mut columns: Vec<&str> = fields.iter().map(|&f| self.shape.column_of(f).name.as_str()).collect();
         columns.push(sha_column);
-        diesel::sql_query(statements.create_changes(&columns)).execute(conn)?;
+        diesel::sql_query(statements.create_changes(&columns)).execute(conn).map_err(at(Phase::Write))?;
         let reader = RefCell::new(RowReader::all_fields(&self.shape));
         copy_in(conn, &statements.changes_target(&columns), |out: &mut dyn Write| -> Result<(), MergeError> {
             let mut reader = reader.borrow_mut();
@@ -624,9 +1097,9 @@ impl Merge {
                 let (_, sha, locator, _) = updates[next];
                 next += 1;
                 self.encode_row(&mut reader, &mut writer, row, (index, &sha), &fields, Some((locator, statements.locator_type, masks[index as usize])))?;
-                writer.flush_if_full(out).map_err(|e| MergeError::Write(e.to_string()))
+                writer.flush_if_full(out).map_err(|e| MergeError::Stream { phase: Phase::Write, message: e.to_string() })
             })?;
-            writer.finish(out).map_err(|e| MergeError::Write(e.to_string()))
+            writer.finish(out).map_err(|e| MergeError::Stream { phase: Phase::Write, message: e.to_string() })
         })?;
         let mut distinct: Vec<u64> = indices.iter().map(|&index| masks[index as usize]).collect();
         distinct.sort_unstable();
@@ -638,20 +1111,26 @@ impl Merge {
                 .filter(|&&f| self.shape.fields[f].default_bit.is_some_and(|bit| mask & (1 << bit) != 0))
                 .map(|&f| self.shape.column_of(f).name.as_str())
                 .collect();
-            updated += diesel::sql_query(statements.apply_changes(&columns, &defaulted, mask)).execute(conn)? as u64;
+            updated += diesel::sql_query(statements.apply_changes(&columns, &defaulted, mask)).execute(conn).map_err(at(Phase::Write))? as u64;
         }
-        diesel::sql_query(statements.drop_changes()).execute(conn)?;
+        diesel::sql_query(statements.drop_changes()).execute(conn).map_err(at(Phase::Write))?;
         Ok(updated)
     }
 }
 
+/// A stored row and its values of the checked unique keys' columns.
+type HeldValues = Vec<(Locator, Box<[KeyValue]>)>;
+
 /// An incoming row's position and sha.
 type Numbered = (u32, [u8; 32]);
 
-/// Incoming rows reduced to hashes, with each row's default mask (by position).
+/// Incoming rows reduced to hashes, with each row's default mask and
+/// checked unique-key values (by position).
+#[derive(Default)]
 struct Hashed {
     incoming: Vec<Incoming>,
     masks: Vec<u64>,
+    uniques: Vec<Box<[KeyValue]>>,
 }
 
 /// Where the rows to write come from: visited in position order, only at
@@ -689,9 +1168,10 @@ where
         }
         match wanted.next() {
             None => Ok(()),
-            Some(missing) => Err(MergeError::Write(format!(
-                "the rows ended before row {missing} on the second pass; `run_iter` needs the same rows in the same order each time"
-            ))),
+            Some(missing) => Err(MergeError::Stream {
+                phase: Phase::Write,
+                message: format!("the rows ended before row {missing} on the second pass; `run_iter` needs the same rows in the same order each time"),
+            }),
         }
     }
 }

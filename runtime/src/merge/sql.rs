@@ -67,31 +67,51 @@ impl Statements {
         format!("SELECT {}", calls.join(", "))
     }
 
-    pub fn lock_table_exclusive(&self) -> &'static str {
-        "SELECT pg_advisory_xact_lock($1)"
+    /// Waits for one transaction-scoped advisory lock (`$1`), shared or exclusive.
+    pub fn lock(&self, shared: bool) -> &'static str {
+        if shared {
+            "SELECT pg_advisory_xact_lock_shared($1)"
+        } else {
+            "SELECT pg_advisory_xact_lock($1)"
+        }
     }
 
-    pub fn lock_scope(&self) -> &'static str {
-        "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)"
+    /// Tries for the lock once; `locked` says whether it was taken.
+    pub fn try_lock(&self, shared: bool) -> &'static str {
+        if shared {
+            "SELECT pg_try_advisory_xact_lock_shared($1) AS locked"
+        } else {
+            "SELECT pg_try_advisory_xact_lock($1) AS locked"
+        }
     }
 
-    /// The scope's active rows (locator, sha), or with `keys` every row in
-    /// scope with its archive time and key columns.
-    pub fn existing(&self, keys: &[&str]) -> String {
+    /// The scope's active rows (locator, sha), or with `keys` (a keyed
+    /// merge; the key may be empty) every row in scope with its archive
+    /// time and key columns.
+    pub fn existing(&self, keys: Option<&[&str]>) -> String {
         let archive_expr = match &self.archive {
             Some((archive, _)) => archive.clone(),
             None => "NULL::timestamp".into(),
         };
-        if keys.is_empty() {
-            let active = match &self.archive {
-                Some((archive, _)) => format!(" AND {archive} IS NULL"),
-                None => String::new(),
-            };
-            format!("SELECT {}, {} FROM {} WHERE {}{active}", self.locator, self.sha, self.table, self.scope_filter)
-        } else {
-            let keys: Vec<String> = keys.iter().map(|k| quote_ident(k)).collect();
-            format!("SELECT {}, {}, {archive_expr}, {} FROM {} WHERE {}", self.locator, self.sha, keys.join(", "), self.table, self.scope_filter)
+        match keys {
+            None => {
+                let active = match &self.archive {
+                    Some((archive, _)) => format!(" AND {archive} IS NULL"),
+                    None => String::new(),
+                };
+                format!("SELECT {}, {} FROM {} WHERE {}{active}", self.locator, self.sha, self.table, self.scope_filter)
+            }
+            Some(keys) => {
+                let keys: String = keys.iter().map(|k| format!(", {}", quote_ident(k))).collect();
+                format!("SELECT {}, {}, {archive_expr}{keys} FROM {} WHERE {}", self.locator, self.sha, self.table, self.scope_filter)
+            }
         }
+    }
+
+    /// Every row of the table, any scope, archived or not: locator and `columns`.
+    pub fn unique_values(&self, columns: &[&str]) -> String {
+        let columns: String = columns.iter().map(|c| format!(", {}", quote_ident(c))).collect();
+        format!("SELECT {}{columns} FROM {}", self.locator, self.table)
     }
 
     /// The COPY target for new rows.
