@@ -9,6 +9,7 @@ mod bad_input;
 mod compile_fixtures;
 mod freshness;
 mod hash_cmd;
+mod history;
 mod migrations;
 mod print_schema;
 mod snapshots;
