@@ -76,6 +76,8 @@ pub enum Error {
     Destructive(Vec<plan::DestructiveChange>),
     #[error("{}", .0.iter().map(|m| format!("error: {m}")).collect::<Vec<_>>().join("\n"))]
     Unsupported(Vec<String>),
+    #[error("an emitter panicked; this is a bug in dcgen, please report it")]
+    Panicked,
 }
 
 fn destructive_message(changes: &[plan::DestructiveChange]) -> String {
@@ -105,29 +107,24 @@ pub struct GenOptions {
 
 /// Everything `dcgen gen` writes for a model, given the migrations already in `out`.
 pub fn generate(model: &model::Model, out: &Path, options: &GenOptions) -> Result<write::FileTree, Error> {
-    // The outputs are independent; the Rust crate (formatting megabytes of models with
-    // prettyplease) takes about as long as all the SQL and docs together, so the two
-    // halves run on two threads.
-    let (rust, rest) = std::thread::scope(|scope| {
-        let rust = scope.spawn(|| {
-            let mut tree = write::FileTree::default();
-            emit::rust::crate_files(model, &mut tree).map(|()| tree)
-        });
-        let rest = (|| {
-            let mut tree = write::FileTree::default();
-            emit::docs::files(model, &mut tree)?;
-            if model.has_dialect(model::Dialect::Mssql) {
-                // The whole SQL Server schema as one CREATE-only script, for review and
-                // for semantic validation (DacFx) of what the migrations build.
-                tree.add("docs/schema.mssql.sql", emit::mssql::declarative_schema(model)?);
-            }
-            migration::add_next(model, out, options, &mut tree)?;
-            Ok::<_, Error>(tree)
-        })();
-        (rust.join(), rest)
+    // The outputs are independent, and each is megabytes for a large spec, so each has
+    // a thread (the Rust crate splits its formatting further).
+    let outputs: [&(dyn Fn(&mut write::FileTree) -> Result<(), Error> + Sync); 4] = [
+        &|tree| emit::rust::crate_files(model, tree),
+        &|tree| emit::docs::files(model, tree),
+        // The whole SQL Server schema as one CREATE-only script, for review and for
+        // semantic validation (DacFx) of what the migrations build.
+        &|tree| Ok(if model.has_dialect(model::Dialect::Mssql) { tree.add("docs/schema.mssql.sql", emit::mssql::declarative_schema(model)?) }),
+        &|tree| migration::add_next(model, out, options, tree),
+    ];
+    let trees = std::thread::scope(|scope| {
+        let threads: Vec<_> = outputs.iter().map(|emit| scope.spawn(move || write::FileTree::build(emit))).collect();
+        threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err(Error::Panicked))).collect::<Vec<_>>()
     });
-    let mut tree = rust.map_err(|_| Error::Migrations("the Rust emitter panicked; this is a bug in dcgen, please report it".into()))??;
-    tree.files.extend(rest?.files);
+    let mut tree = write::FileTree::default();
+    for part in trees {
+        tree.files.extend(part?.files);
+    }
     Ok(tree)
 }
 

@@ -53,18 +53,21 @@ pub fn refuse(pending: &Pending, options: &GenOptions) -> Result<(), Error> {
     Ok(())
 }
 
-/// Render a pending migration for every dialect: (dialect, up.sql, down.sql).
+/// Render a pending migration for every dialect: (dialect, up.sql, down.sql). The
+/// dialects render on threads of their own (each is megabytes for a large spec).
 pub fn render(model: &Model, pending: &Pending, title: &str) -> Result<Vec<(Dialect, String, String)>, Error> {
-    let mut out = Vec::new();
-    if model.has_dialect(Dialect::Postgres) {
-        let (up, down) = emit::postgres::migration(&pending.before, model, &pending.plan, title)?;
-        out.push((Dialect::Postgres, up, down));
-    }
-    if model.has_dialect(Dialect::Mssql) {
-        let (up, down) = emit::mssql::migration(&pending.before, model, &pending.plan, title)?;
-        out.push((Dialect::Mssql, up, down));
-    }
-    Ok(out)
+    let render_one = |dialect: Dialect| {
+        let (up, down) = match dialect {
+            Dialect::Postgres => emit::postgres::migration(&pending.before, model, &pending.plan, title)?,
+            Dialect::Mssql => emit::mssql::migration(&pending.before, model, &pending.plan, title)?,
+        };
+        Ok::<_, Error>((dialect, up, down))
+    };
+    let dialects: Vec<Dialect> = [Dialect::Postgres, Dialect::Mssql].into_iter().filter(|d| model.has_dialect(*d)).collect();
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = dialects.iter().map(|d| scope.spawn(move || render_one(*d))).collect();
+        threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err(Error::Panicked))).collect()
+    })
 }
 
 /// `gen`: the next migration into `tree`, when the spec changed since the last one.
