@@ -1,4 +1,4 @@
-//! The `dcgen` command line: check, diff, gen, verify, hash.
+//! The `dcgen` command line: check, diff, gen, rebase, rehash, verify, hash.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +59,37 @@ enum Command {
         #[arg(long)]
         allow_destructive: bool,
     },
+    /// Re-plan your migration after the ones a merge brought in beside it.
+    ///
+    /// When two branches each added a migration, the merged history forks (`dcgen check
+    /// --out` says so). Name the version(s) of yours, not yet applied to any shared
+    /// database: they are set aside, and one migration with the newest one's name and a
+    /// version after every other is planned from the snapshot the other migrations leave
+    /// to the spec as it is now. Its files, the snapshots and `migrations.sum` are
+    /// rewritten; the sum file may still hold the merge's conflict markers.
+    Rebase {
+        #[arg(long, default_value = "spec")]
+        spec: PathBuf,
+        #[arg(long, default_value = "generated")]
+        out: PathBuf,
+        /// Version of the re-planned migration (default: the current UTC time, after
+        /// every other version).
+        #[arg(long)]
+        version: Option<String>,
+        /// Let changes that lose data through, as for `gen`.
+        #[arg(long)]
+        allow_destructive: bool,
+        /// The version(s) of your migration(s) to re-plan.
+        #[arg(required = true)]
+        versions: Vec<String>,
+    },
+    /// Record the migrations in OUT as they are in `migrations.sum` (after a deliberate
+    /// edit of a migration that never ran, or for migrations written before the sum
+    /// file existed). Recorded parents are kept, so a fork stays visible.
+    Rehash {
+        #[arg(long, default_value = "generated")]
+        out: PathBuf,
+    },
     /// Compare a live PostgreSQL database with the spec (the drift check for CI and
     /// before deploys).
     ///
@@ -102,30 +133,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { spec, out } => {
-            let Some((model, _)) = checked_model(&spec) else { return ExitCode::from(1) };
-            println!("spec `{}` is valid: {} tables, {} enums", spec.display(), model.tables.len(), model.enums.len());
-            let Some(out) = out else { return ExitCode::SUCCESS };
-            if dcgen::read_snapshot(&out).ok().flatten().is_none() {
+            let Some((model, acknowledged)) = checked_model(&spec) else { return ExitCode::from(1) };
+            let valid = format!("spec `{}` is valid: {} tables, {} enums", spec.display(), model.tables.len(), model.enums.len());
+            let Some(out) = out else {
+                println!("{valid}");
                 return ExitCode::SUCCESS;
-            }
-            match dcgen::pending(&model, &out) {
-                Ok(pending) if pending.plan.is_empty() => ExitCode::SUCCESS,
-                Ok(pending) => {
-                    eprintln!("error: the spec has changes that no migration in `{}` covers; run `make gen` (or `dcgen gen`):", out.display());
-                    for line in dcgen::plan::summary(&pending.plan, &pending.before, &model) {
-                        eprintln!("  - {line}");
-                    }
-                    ExitCode::from(1)
-                }
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    ExitCode::from(1)
-                }
-            }
+            };
+            check_migrations(&model, &out, acknowledged, &valid)
         }
         Command::Diff { spec, out } => {
             let Some((model, _)) = checked_model(&spec) else { return ExitCode::from(1) };
-            let pending = match dcgen::pending(&model, &out) {
+            let pending = match dcgen::migration::pending(&model, &out) {
                 Ok(pending) => pending,
                 Err(error) => {
                     eprintln!("error: {error}");
@@ -136,7 +154,7 @@ fn main() -> ExitCode {
                 println!("-- no pending changes: the migrations in `{}` cover the spec", out.display());
                 return ExitCode::SUCCESS;
             }
-            match dcgen::render_migration(&model, &pending, "Pending migration (not written).") {
+            match dcgen::migration::render(&model, &pending, "Pending migration (not written).") {
                 Ok(scripts) => {
                     for (dialect, up, _) in scripts {
                         println!("-- ===== {} =====", dialect.name());
@@ -163,23 +181,94 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            match tree.write(&out) {
-                Ok(written) if written.is_empty() => println!("`{}` is up to date", out.display()),
-                Ok(written) => {
-                    for path in &written {
-                        println!("wrote {}", out.join(path).display());
-                    }
-                }
-                Err(error) => {
-                    eprintln!("error: cannot write into `{}`: {error}", out.display());
-                    return ExitCode::from(1);
-                }
-            }
-            ExitCode::SUCCESS
+            write_tree(&tree, &out)
         }
+        Command::Rebase { spec, out, versions, version, allow_destructive } => {
+            let Some((model, acknowledged)) = checked_model(&spec) else { return ExitCode::from(1) };
+            let options = dcgen::GenOptions { name: None, version, allow_destructive, acknowledged };
+            rebase(&model, &out, &versions, &options)
+        }
+        Command::Rehash { out } => match dcgen::history::rehash(&out) {
+            Ok(tree) => write_tree(&tree, &out),
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(1)
+            }
+        },
         Command::Verify { spec, database_url, migrations } => verify(&spec, &database_url, migrations),
         Command::Hash { spec, table, canonical } => hash_cmd::main(&spec, &table, canonical),
     }
+}
+
+/// `dcgen check --out`: exactly what `gen` would read and refuse (the history, the head
+/// snapshot, the pending plan, unsupported and unacknowledged destructive changes), and
+/// no change left that no migration covers.
+fn check_migrations(model: &dcgen::model::Model, out: &std::path::Path, acknowledged: Vec<String>, valid: &str) -> ExitCode {
+    let pending = match dcgen::migration::pending(model, out) {
+        Ok(pending) => pending,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    if pending.plan.is_empty() {
+        println!("{valid}; the migrations in `{}` cover it", out.display());
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: the spec has changes that no migration in `{}` covers; run `make gen` (or `dcgen gen`):", out.display());
+    for line in dcgen::plan::summary(&pending.plan, &pending.before, model) {
+        eprintln!("  - {line}");
+    }
+    let options = dcgen::GenOptions { acknowledged, ..Default::default() };
+    if let Err(error) = dcgen::migration::refuse(&pending, &options) {
+        eprintln!("and `dcgen gen` would refuse them:\n{error}");
+    }
+    ExitCode::from(1)
+}
+
+/// `dcgen rebase`: write the re-planned migration, then remove the ones it replaces.
+fn rebase(model: &dcgen::model::Model, out: &std::path::Path, versions: &[String], options: &dcgen::GenOptions) -> ExitCode {
+    let rebased = match dcgen::migration::rebase(model, out, versions, options) {
+        Ok(rebased) => rebased,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = write_tree(&rebased.tree, out);
+    if code != ExitCode::SUCCESS {
+        return code;
+    }
+    for path in &rebased.remove {
+        let full = out.join(path);
+        let removed = if full.is_dir() { std::fs::remove_dir_all(&full) } else if full.exists() { std::fs::remove_file(&full) } else { continue };
+        match removed {
+            Ok(()) => println!("removed {}", full.display()),
+            Err(error) => {
+                eprintln!("error: cannot remove `{}`: {error}", full.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    println!("re-planned as `{}`", rebased.folder);
+    ExitCode::SUCCESS
+}
+
+/// Write a file tree into `out`, naming each file written.
+fn write_tree(tree: &dcgen::write::FileTree, out: &std::path::Path) -> ExitCode {
+    match tree.write(out) {
+        Ok(written) if written.is_empty() => println!("`{}` is up to date", out.display()),
+        Ok(written) => {
+            for path in &written {
+                println!("wrote {}", out.join(path).display());
+            }
+        }
+        Err(error) => {
+            eprintln!("error: cannot write into `{}`: {error}", out.display());
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// `dcgen verify`: the report on stdout, exit 1 on drift; errors on stderr, exit 2.

@@ -11,6 +11,12 @@ pub struct FileTree {
 }
 
 impl FileTree {
+    /// The files `emit` adds to an empty tree.
+    pub fn build<E>(emit: impl FnOnce(&mut FileTree) -> Result<(), E>) -> Result<FileTree, E> {
+        let mut tree = FileTree::default();
+        emit(&mut tree).map(|()| tree)
+    }
+
     pub fn add(&mut self, path: impl Into<PathBuf>, contents: String) {
         self.files.insert(path.into(), contents);
     }

@@ -11,6 +11,7 @@ mod compile_fixtures;
 mod evolution;
 mod freshness;
 mod hash_cmd;
+mod history;
 mod migrations;
 mod print_schema;
 mod rollbacks;

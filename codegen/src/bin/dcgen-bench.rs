@@ -1,8 +1,12 @@
 //! `make bench-gen`: generation time of the framework spec and of a synthetic spec of
 //! 1,000 tables (20 columns each, foreign keys, enums), median of several runs, release
-//! build. Ends with one line `gen-bench: framework_ms=<n> tables1000_ms=<n>`.
+//! build. Prints where one generation of the 1,000-table spec spends its time (each
+//! stage alone, one thread, so the figures add up to the CPU time), then ends with one
+//! line `gen-bench: framework_ms=<n> tables1000_ms=<n>`.
 
 use std::path::Path;
+
+use dcgen::model::Dialect;
 use std::time::{Duration, Instant};
 
 #[path = "bench_support/synthetic.rs"]
@@ -20,13 +24,17 @@ fn main() -> Result<(), String> {
     std::fs::write(synthetic.path().join("spec.yaml"), synthetic::spec(1000, 20, 0)).expect("write synthetic spec");
 
     let framework = median(RUNS, || Ok(generate(&root.join("spec"))))?;
+    let cpu_before = process_cpu_ms();
     let tables1000 = median(RUNS, || Ok(generate(synthetic.path())))?;
+    // CPU time of the process per run (warm-up included, so RUNS + 1): on a machine
+    // shared with other work, wall time stretches but this stays near the work done.
+    let tables1000_cpu = (process_cpu_ms() - cpu_before) / (RUNS as f64 + 1.0);
+    stages(synthetic.path());
     println!("framework: median {:.1} ms over {RUNS} runs", ms(framework));
-    println!("1,000 tables x 20 columns: median {:.1} ms over {RUNS} runs", ms(tables1000));
-    println!("gen-bench: framework_ms={:.0} tables1000_ms={:.0}", ms(framework), ms(tables1000));
+    println!("1,000 tables x 20 columns: median {:.1} ms over {RUNS} runs, {tables1000_cpu:.0} ms of CPU per run", ms(tables1000));
+    println!("gen-bench: framework_ms={:.0} tables1000_cpu_ms={tables1000_cpu:.0} tables1000_ms={:.0}", ms(framework), ms(tables1000));
     Ok(())
 }
-
 
 /// Load, resolve, plan and render everything into memory (writing files would time the
 /// disk, not the generator).
@@ -42,3 +50,43 @@ fn generate(spec: &Path) -> Duration {
     start.elapsed()
 }
 
+
+/// Each stage of one generation of `spec` timed alone, on one thread.
+fn stages(spec: &Path) {
+    let mut timed = Vec::new();
+    let mut time = |name: &str, run: &mut dyn FnMut()| {
+        let start = Instant::now();
+        run();
+        timed.push(format!("{name}={:.0}", ms(start.elapsed())));
+    };
+    let mut checked = None;
+    time("load_resolve", &mut || checked = Some(dcgen::check(spec)));
+    let model = checked.and_then(|c| c.model).expect("valid");
+    let mut pending = None;
+    time("plan", &mut || pending = Some(dcgen::migration::pending(&model, Path::new("/nonexistent")).expect("plan")));
+    let pending = pending.expect("planned");
+    let mut tree = dcgen::write::FileTree::default();
+    time("rust_crate", &mut || dcgen::emit::rust::crate_files(&model, &mut tree).expect("rust"));
+    time("docs", &mut || dcgen::emit::docs::files(&model, &mut tree).expect("docs"));
+    time("mssql_schema", &mut || {
+        dcgen::emit::mssql::declarative_schema(&model).expect("mssql schema");
+    });
+    time("migration_postgres", &mut || {
+        dcgen::emit::postgres::migration(&pending.before, &model, &pending.plan, "bench").expect("postgres");
+    });
+    time("migration_mssql", &mut || {
+        dcgen::emit::mssql::migration(&pending.before, &model, &pending.plan, "bench").expect("mssql");
+    });
+    assert!(model.has_dialect(Dialect::Mssql));
+    println!("1,000 tables, stages alone in ms: {}", timed.join(" "));
+}
+
+/// User + system CPU time of this process so far, from `/proc/self/stat` (clock ticks of
+/// 10 ms, USER_HZ); 0 where there is no procfs.
+fn process_cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesized command name; utime and stime are the 14th and 15th.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) * 10.0
+}

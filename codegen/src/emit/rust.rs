@@ -116,7 +116,9 @@ pub fn crate_files(model: &Model, tree: &mut FileTree) -> Result<(), crate::Erro
     let schema = super::render("rust/schema.rs", &schema_view(model))?;
     syn::parse_file(&schema).map_err(|e| crate::Error::RustSyntax("src/schema.rs".into(), e.to_string()))?;
     tree.add("src/schema.rs", schema);
-    tree.add("src/models.rs", format_rust("src/models.rs", &super::render("rust/models.rs", &models_view(model))?)?);
+    let models = models_view(model);
+    let chunks = chunks(&models.tables).map(|tables| ModelsChunk { tables }).collect();
+    tree.add("src/models.rs", render_rust_in_chunks("src/models.rs", "rust/models.rs", chunks)?);
     tree.add("src/enums.rs", format_rust("src/enums.rs", &super::render("rust/enums.rs", &enums_view(model))?)?);
     tree.add("src/tables.rs", format_rust("src/tables.rs", &super::render("rust/tables.rs", &tables_view(model))?)?);
     Ok(())
@@ -128,6 +130,43 @@ fn format_rust(path: &str, source: &str) -> Result<String, crate::Error> {
     let file = syn::parse_file(source).map_err(|e| crate::Error::RustSyntax(path.into(), e.to_string()))?;
     let formatted = prettyplease::unparse(&file);
     Ok(format!("// {}\n\n{formatted}", super::GENERATED_NOTICE))
+}
+
+/// Split `items` into one run per core (at least 1): the chunks a big file is rendered
+/// and formatted in.
+fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    items.chunks(items.len().div_ceil(cores).max(1))
+}
+
+/// Render `template` once per view and lay each result out with prettyplease, each on
+/// its own thread, then join them: the bytes of [`format_rust`] on the whole file, since
+/// prettyplease prints a file's items one after another (inner attributes, the `//!`
+/// lines, are kept from the first chunk only). Formatting megabytes of models is the
+/// largest cost of `gen`; this puts every core on it.
+fn render_rust_in_chunks<V: Serialize + Sync>(path: &str, template: &str, views: Vec<V>) -> Result<String, crate::Error> {
+    let parts: Vec<Result<String, crate::Error>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = views
+            .iter()
+            .enumerate()
+            .map(|(i, view)| {
+                scope.spawn(move || {
+                    let source = super::render(template, view)?;
+                    let mut file = syn::parse_file(&source).map_err(|e| crate::Error::RustSyntax(path.into(), e.to_string()))?;
+                    if i > 0 {
+                        file.attrs.clear();
+                    }
+                    Ok(prettyplease::unparse(&file))
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err(crate::Error::RustSyntax(path.into(), "the formatter panicked".into())))).collect()
+    });
+    let mut out = format!("// {}\n\n", super::GENERATED_NOTICE);
+    for part in parts {
+        out.push_str(&part?);
+    }
+    Ok(out)
 }
 
 #[derive(Serialize)]
@@ -240,6 +279,12 @@ fn joinables(model: &Model) -> Vec<String> {
 #[derive(Serialize)]
 struct ModelsView {
     tables: Vec<ModelTable>,
+}
+
+/// Some of the tables of [`ModelsView`], rendered and formatted on one thread.
+#[derive(Serialize)]
+struct ModelsChunk<'a> {
+    tables: &'a [ModelTable],
 }
 
 #[derive(Serialize)]
