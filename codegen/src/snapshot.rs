@@ -7,7 +7,7 @@ use std::path::Path;
 
 use sha3::{Digest, Sha3_256};
 
-use crate::model::{Column, ColumnId, ColumnType, DefaultValue, EnumId, Model, Predicate, Table, TableId};
+use crate::model::{CheckKind, Column, ColumnId, ColumnType, DefaultValue, EnumId, Model, Predicate, Table, TableId};
 
 /// The newest snapshot (the schema after the last migration), relative to OUT: what
 /// `gen` diffs the spec against.
@@ -103,7 +103,7 @@ pub fn problems(model: &Model) -> Vec<String> {
             uniques,
             foreign_keys,
             indexes,
-            checks: _,
+            checks,
             triggers,
             partition,
             hash_columns,
@@ -180,6 +180,18 @@ pub fn problems(model: &Model) -> Vec<String> {
             if let Some(Predicate::Equals(terms)) = &index.predicate {
                 for (i, (id, _)) in terms.iter().enumerate() {
                     column(format!("indexes[{x}].predicate[{i}]"), *id, &mut found);
+                }
+            }
+        }
+        for (k, check) in checks.iter().enumerate() {
+            // Parsed expressions and enum/ISJSON checks name columns by id; an enum
+            // check also names its enum.
+            for (i, id) in check.kind.columns(table).into_iter().enumerate() {
+                column(format!("checks[{k}] (`{}`).columns[{i}]", check.name), id, &mut found);
+            }
+            if let CheckKind::EnumValues { enum_id, .. } = &check.kind {
+                if !enum_ok(*enum_id) {
+                    found.push(format!("{at}.checks[{k}] (`{}`): enum id {} is out of range (the snapshot has {} enums)", check.name, enum_id.0, enums.len()));
                 }
             }
         }

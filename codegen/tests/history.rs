@@ -49,6 +49,15 @@ fn corruptions() -> Vec<(&'static str, Box<dyn Fn(&str) -> String>)> {
         ("table_id_out_of_range", Box::new(|t: &str| edit(t, |j| table(j, "orders")["foreign_keys"][0]["referenced_table"] = 99.into()))),
         ("column_id_out_of_range", Box::new(|t: &str| edit(t, |j| table(j, "customers")["indexes"][0]["columns"][0]["column"] = 42.into()))),
         (
+            "check_column_out_of_range",
+            Box::new(|t: &str| {
+                edit(t, |j| {
+                    let check = serde_json::json!({ "name": "ck_customers_bad", "kind": { "expr": { "is_null": { "expr": { "column": 42 }, "negated": true } } } });
+                    table(j, "customers")["checks"].as_array_mut().unwrap().push(check);
+                })
+            }),
+        ),
+        (
             "enum_id_out_of_range",
             Box::new(|t: &str| {
                 edit(t, |j| {

@@ -74,8 +74,12 @@ impl Evolution {
             std::fs::write(dir.join("up.sql"), up).unwrap();
             std::fs::write(dir.join("down.sql"), down).unwrap();
         }
-        let snapshot = serde_json::to_string_pretty(&model).unwrap();
+        // The head snapshot as gen writes it, and the history's sum file recorded as
+        // `dcgen rehash` records hand-written migrations (the next step's `pending`
+        // checks the history as gen does).
+        let snapshot = dcgen::snapshot::to_text(&model).map_err(|e| e.to_string())?;
         std::fs::write(self.out.path().join(dcgen::SNAPSHOT_FILE), snapshot).unwrap();
+        dcgen::history::rehash(self.out.path()).map_err(|e| e.to_string())?.write(self.out.path()).map_err(|e| e.to_string())?;
         self.steps.push((model, folder));
         Ok(())
     }
