@@ -252,10 +252,17 @@ struct ModelTable {
     primary_key: String,
     fields: Vec<Field>,
     insert_fields: Vec<Field>,
-    /// The insert struct's field names sorted by column name: the order its
+    /// The insert struct's fields sorted by column name: the order its
     /// `Serialize` writes them in, which is the order the row hash needs.
-    insert_fields_by_column: Vec<String>,
+    insert_fields_by_column: Vec<SortedField>,
     changeset_fields: Vec<Field>,
+}
+
+#[derive(Serialize)]
+struct SortedField {
+    ident: String,
+    /// Serialized through the generated `serde_text` (timestamps, decimals).
+    exact_text: bool,
 }
 
 #[derive(Serialize)]
@@ -279,7 +286,13 @@ fn models_view(model: &Model) -> ModelsView {
             let managed = |c: &Column| c.identity || matches!(c.role, Some(Role::Hash | Role::Archive | Role::Created | Role::Modified)) || c.on_update_now;
             let mut by_column: Vec<&Column> = table.columns.iter().filter(|c| !managed(c)).collect();
             by_column.sort_by(|a, b| a.name.cmp(&b.name));
-            let insert_fields_by_column = by_column.iter().map(|c| rust_name(&c.name, Some(&table.name)).ident).collect();
+            let insert_fields_by_column = by_column
+                .iter()
+                .map(|c| SortedField {
+                    ident: rust_name(&c.name, Some(&table.name)).ident,
+                    exact_text: matches!(c.ty, ColumnType::DateTime | ColumnType::DateTimeTz | ColumnType::Decimal { .. }),
+                })
+                .collect();
             let insert_fields = table
                 .columns
                 .iter()
