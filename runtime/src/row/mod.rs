@@ -8,10 +8,12 @@
 //! the hash needs, whatever order the struct declares its fields in.
 //! `json` reads the same slots from a JSON object, for `dcgen hash`.
 //!
-//! One value does not survive serde exactly: `BigDecimal` serializes through
-//! its `Display`, which writes a zero without its scale (`0.00` → `0`) and
-//! spells out positive exponents (`1E+5` → `100000`), where Python's
-//! `str(Decimal)` keeps both. Such decimals hash as their `Display` text.
+//! `BigDecimal`'s own serde text (its `Display`) writes a zero without its
+//! scale (`0.00` → `0`) and spells out positive exponents (`1E+5` →
+//! `100000`), where Python's `str(Decimal)` keeps both. Generated insert
+//! structs serialize decimals through their `serde_text` (`0E-2`, `1E+5`),
+//! which keeps them; a hand-written struct with a `BigDecimal` field hashes
+//! such values as their `Display` text unless it serializes them the same way.
 
 mod capture;
 pub mod json;
