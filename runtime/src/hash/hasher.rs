@@ -246,13 +246,13 @@ mod tests {
         for row in 0..2 {
             named.begin();
             keyed.begin();
-            for (name, value) in [("a\"b", row), ("é", 2), ("z", 3)] {
+            for (name, value) in [("a\"b", row), ("z", 2), ("é", 3)] {
                 named.field(name, &value);
                 keyed.keyed_field(&HashKey::new(name), &value);
             }
             assert_eq!(keyed.canonical(), named.canonical());
         }
-        assert_eq!(keyed.canonical(), r#"{"a\"b": 1, "é": 2, "z": 3}"#);
+        assert_eq!(keyed.canonical(), r#"{"a\"b": 1, "z": 2, "é": 3}"#);
     }
 
     #[test]
