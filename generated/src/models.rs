@@ -88,7 +88,7 @@ impl serde::Serialize for NewAppDbObjects {
         row.serialize_field("app_id", &self.app_id)?;
         row.serialize_field("database_name", &self.database_name)?;
         row.serialize_field("database_schema", &self.database_schema)?;
-        row.serialize_field("last_use_date", &self.last_use_date)?;
+        row.serialize_field("last_use_date", &serde_text::Exact(&self.last_use_date))?;
         row.serialize_field("object_name", &self.object_name)?;
         row.serialize_field("object_type", &self.object_type)?;
         row.serialize_field("server_ip", &self.server_ip)?;
@@ -207,10 +207,10 @@ impl serde::Serialize for NewAppFunctions {
         let mut row = serializer.serialize_struct("NewAppFunctions", 6)?;
         row.serialize_field("app_id", &self.app_id)?;
         row.serialize_field("filepath", &self.filepath)?;
-        row.serialize_field("first_seen", &self.first_seen)?;
+        row.serialize_field("first_seen", &serde_text::Exact(&self.first_seen))?;
         row.serialize_field("function_hash", &self.function_hash)?;
         row.serialize_field("function_name", &self.function_name)?;
-        row.serialize_field("last_seen", &self.last_seen)?;
+        row.serialize_field("last_seen", &serde_text::Exact(&self.last_seen))?;
         row.end()
     }
 }
@@ -559,19 +559,19 @@ impl serde::Serialize for NewApps {
         row.serialize_field("app_name", &self.app_name)?;
         row.serialize_field("app_pids", &self.app_pids)?;
         row.serialize_field("cmd_by", &self.cmd_by)?;
-        row.serialize_field("cmd_exec", &self.cmd_exec)?;
+        row.serialize_field("cmd_exec", &serde_text::Exact(&self.cmd_exec))?;
         row.serialize_field("cmd_flag", &self.cmd_flag)?;
         row.serialize_field("cmd_name", &self.cmd_name)?;
-        row.serialize_field("cmd_time", &self.cmd_time)?;
+        row.serialize_field("cmd_time", &serde_text::Exact(&self.cmd_time))?;
         row.serialize_field("disable", &self.disable)?;
-        row.serialize_field("eta", &self.eta)?;
+        row.serialize_field("eta", &serde_text::Exact(&self.eta))?;
         row.serialize_field("failed", &self.failed)?;
         row.serialize_field("fatal_flag", &self.fatal_flag)?;
         row.serialize_field("fatal_msg", &self.fatal_msg)?;
-        row.serialize_field("fatal_time", &self.fatal_time)?;
+        row.serialize_field("fatal_time", &serde_text::Exact(&self.fatal_time))?;
         row.serialize_field("group_name", &self.group_name)?;
-        row.serialize_field("last_run", &self.last_run)?;
-        row.serialize_field("next_run", &self.next_run)?;
+        row.serialize_field("last_run", &serde_text::Exact(&self.last_run))?;
+        row.serialize_field("next_run", &serde_text::Exact(&self.next_run))?;
         row.serialize_field("parent_id", &self.parent_id)?;
         row.serialize_field("parent_name", &self.parent_name)?;
         row.serialize_field("progress", &self.progress)?;
@@ -1179,10 +1179,10 @@ impl serde::Serialize for NewCommandLog {
         let mut row = serializer.serialize_struct("NewCommandLog", 6)?;
         row.serialize_field("app_id", &self.app_id)?;
         row.serialize_field("cmd_by", &self.cmd_by)?;
-        row.serialize_field("cmd_exec", &self.cmd_exec)?;
+        row.serialize_field("cmd_exec", &serde_text::Exact(&self.cmd_exec))?;
         row.serialize_field("cmd_flag", &self.cmd_flag)?;
         row.serialize_field("cmd_name", &self.cmd_name)?;
-        row.serialize_field("cmd_time", &self.cmd_time)?;
+        row.serialize_field("cmd_time", &serde_text::Exact(&self.cmd_time))?;
         row.end()
     }
 }
@@ -1323,14 +1323,14 @@ impl serde::Serialize for NewFunctionLog {
         use serde::ser::SerializeStruct;
         let mut row = serializer.serialize_struct("NewFunctionLog", 14)?;
         row.serialize_field("app_id", &self.app_id)?;
-        row.serialize_field("end_time", &self.end_time)?;
+        row.serialize_field("end_time", &serde_text::Exact(&self.end_time))?;
         row.serialize_field("failed", &self.failed)?;
         row.serialize_field("function_hash", &self.function_hash)?;
         row.serialize_field("function_no", &self.function_no)?;
         row.serialize_field("main_app", &self.main_app)?;
         row.serialize_field("runtime", &self.runtime)?;
         row.serialize_field("solved", &self.solved)?;
-        row.serialize_field("start_time", &self.start_time)?;
+        row.serialize_field("start_time", &serde_text::Exact(&self.start_time))?;
         row.serialize_field("task_size", &self.task_size)?;
         row.serialize_field("thread_id", &self.thread_id)?;
         row.serialize_field("totalh", &self.totalh)?;
@@ -1646,14 +1646,14 @@ impl serde::Serialize for NewPipelineTask {
         row.serialize_field("app_id", &self.app_id)?;
         row.serialize_field("current_stage", &self.current_stage)?;
         row.serialize_field("document_type", &self.document_type)?;
-        row.serialize_field("end_time", &self.end_time)?;
+        row.serialize_field("end_time", &serde_text::Exact(&self.end_time))?;
         row.serialize_field("error_message", &self.error_message)?;
         row.serialize_field("error_stage", &self.error_stage)?;
         row.serialize_field("retry_count", &self.retry_count)?;
         row.serialize_field("runtime", &self.runtime)?;
         row.serialize_field("source_path", &self.source_path)?;
         row.serialize_field("stage_history", &self.stage_history)?;
-        row.serialize_field("start_time", &self.start_time)?;
+        row.serialize_field("start_time", &serde_text::Exact(&self.start_time))?;
         row.serialize_field("status", &self.status)?;
         row.serialize_field("task_id", &self.task_id)?;
         row.serialize_field("worker_id", &self.worker_id)?;
@@ -1775,7 +1775,7 @@ impl serde::Serialize for NewProxyReservation {
         row.serialize_field("app_id", &self.app_id)?;
         row.serialize_field("ip_address", &self.ip_address)?;
         row.serialize_field("released", &self.released)?;
-        row.serialize_field("reserved_at", &self.reserved_at)?;
+        row.serialize_field("reserved_at", &serde_text::Exact(&self.reserved_at))?;
         row.serialize_field("target_domain", &self.target_domain)?;
         row.serialize_field("ttl_seconds", &self.ttl_seconds)?;
         row.end()
@@ -1915,14 +1915,14 @@ impl serde::Serialize for NewRuntime {
         let mut row = serializer.serialize_struct("NewRuntime", 14)?;
         row.serialize_field("app_id", &self.app_id)?;
         row.serialize_field("avg_response_ms", &self.avg_response_ms)?;
-        row.serialize_field("end_time", &self.end_time)?;
+        row.serialize_field("end_time", &serde_text::Exact(&self.end_time))?;
         row.serialize_field("error_rate", &self.error_rate)?;
         row.serialize_field("except_cnt", &self.except_cnt)?;
         row.serialize_field("exit_code", &self.exit_code)?;
         row.serialize_field("p95_response_ms", &self.p95_response_ms)?;
         row.serialize_field("request_count", &self.request_count)?;
         row.serialize_field("runtime_", &self.runtime_)?;
-        row.serialize_field("start_time", &self.start_time)?;
+        row.serialize_field("start_time", &serde_text::Exact(&self.start_time))?;
         row.serialize_field("task_size", &self.task_size)?;
         row.serialize_field("totalh", &self.totalh)?;
         row.serialize_field("totalm", &self.totalm)?;
@@ -1975,4 +1975,124 @@ pub struct RuntimeChangeset {
     pub sha: Option<Option<String>>,
     /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
+}
+/// How insert structs serialize their timestamps and decimals.
+///
+/// Timestamps: the text chrono's serde writes (`2024-05-06T07:08:09.123456`,
+/// `Z` after a timestamptz), put together without `fmt`, which dc-runtime
+/// pays for on every row it hashes. Decimals: bigdecimal's serde text drops
+/// a zero's scale (`0.00` becomes `0`) and spells out positive exponents
+/// (`1E+5` becomes `100000`), where the row hash needs Python's
+/// `str(Decimal)` of the stored value; those are written as digits and
+/// exponent (`0E-2`, `1E+5`), which both bigdecimal and Python read back
+/// exactly.
+#[allow(dead_code)]
+mod serde_text {
+    use serde::{Serialize, Serializer};
+    /// A field serialized through [`ExactText`].
+    pub(super) struct Exact<'a, T: ?Sized>(pub &'a T);
+    pub(super) trait ExactText {
+        fn serialize_text<S: Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error>;
+    }
+    impl<T: ExactText + ?Sized> Serialize for Exact<'_, T> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            self.0.serialize_text(serializer)
+        }
+    }
+    impl<T: ExactText> ExactText for Option<T> {
+        fn serialize_text<S: Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match self {
+                Some(value) => serializer.serialize_some(&Exact(value)),
+                None => serializer.serialize_none(),
+            }
+        }
+    }
+    impl ExactText for chrono::NaiveDateTime {
+        fn serialize_text<S: Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            let mut text = [0_u8; 30];
+            match iso_text(self, &mut text) {
+                Some(len) => serializer.serialize_str(ascii(&text[..len])),
+                None => self.serialize(serializer),
+            }
+        }
+    }
+    impl ExactText for chrono::DateTime<chrono::Utc> {
+        fn serialize_text<S: Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            let mut text = [0_u8; 30];
+            match iso_text(&self.naive_utc(), &mut text) {
+                Some(len) => {
+                    text[len] = b'Z';
+                    serializer.serialize_str(ascii(&text[..=len]))
+                }
+                None => self.serialize(serializer),
+            }
+        }
+    }
+    impl ExactText for bigdecimal::BigDecimal {
+        fn serialize_text<S: Serializer>(
+            &self,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            let (digits, scale) = self.as_bigint_and_scale();
+            let zero = digits.sign() == bigdecimal::num_bigint::Sign::NoSign;
+            if scale == 0 || (scale > 0 && !zero) {
+                serializer.collect_str(self)
+            } else {
+                serializer.collect_str(&format_args!("{digits}E{:+}", - scale))
+            }
+        }
+    }
+    /// `YYYY-MM-DDTHH:MM:SS` and `.fff`, `.ffffff` or `.fffffffff` as chrono
+    /// writes them; `None` (chrono writes it) for years outside 0..=9999 and
+    /// leap seconds.
+    fn iso_text(value: &chrono::NaiveDateTime, text: &mut [u8; 30]) -> Option<usize> {
+        use chrono::{Datelike, Timelike};
+        let (year, nanos) = (value.year(), value.nanosecond());
+        if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+            return None;
+        }
+        digits(&mut text[0..4], year as u32);
+        text[4] = b'-';
+        digits(&mut text[5..7], value.month());
+        text[7] = b'-';
+        digits(&mut text[8..10], value.day());
+        text[10] = b'T';
+        digits(&mut text[11..13], value.hour());
+        text[13] = b':';
+        digits(&mut text[14..16], value.minute());
+        text[16] = b':';
+        digits(&mut text[17..19], value.second());
+        let (fraction, places) = match nanos {
+            0 => return Some(19),
+            n if n % 1_000_000 == 0 => (n / 1_000_000, 3),
+            n if n % 1_000 == 0 => (n / 1_000, 6),
+            n => (n, 9),
+        };
+        text[19] = b'.';
+        digits(&mut text[20..20 + places], fraction);
+        Some(20 + places)
+    }
+    /// `value` as exactly `out.len()` decimal digits.
+    fn digits(out: &mut [u8], mut value: u32) {
+        for digit in out.iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    /// The text `iso_text` wrote: ASCII digits and separators only.
+    fn ascii(text: &[u8]) -> &str {
+        std::str::from_utf8(text).unwrap_or_default()
+    }
 }

@@ -1,11 +1,20 @@
-//! Row hashing throughput against raw SHA3-256 over the same canonical bytes.
+//! Row hashing throughput against raw SHA3-256 over the same canonical bytes, and against Python.
 //!
 //! Merge hashes every incoming row, so building the canonical text must cost
-//! little next to SHA3 itself: the target is RowHasher throughput >= 60% of
-//! raw SHA3 throughput. Run with `cargo bench -p dc-runtime --bench hash`.
+//! little next to SHA3 itself: the target is hashing throughput >= 60% of
+//! raw SHA3 throughput. Two parts: `RowHasher` fed by hand (the API for
+//! hand-written rows), and the serde path merge uses on generated rows
+//! (`row_hashing`, the same numbers as part (d) of the merge benchmark,
+//! with Python's rule on the same rows). Run with
+//! `cargo bench -p dc-runtime --bench hash` (`ROWS=` sets the rows of the
+//! second part, default 100,000).
+
+mod row_hashing;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+use row_hashing::timed;
 
 use bigdecimal::BigDecimal;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -89,23 +98,6 @@ fn make_rows() -> Vec<Row> {
                 + chrono::Duration::microseconds((lcg.next() % 700_000_000_000_000) as i64),
         })
         .collect()
-}
-
-/// Nanoseconds this thread has run on a CPU (Linux schedstat), so time
-/// spent waiting while other builds share the machine doesn't count; wall
-/// time where that isn't available.
-fn cpu_nanos(wall_start: Instant) -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|stat| stat.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| wall_start.elapsed().as_nanos() as u64)
-}
-
-/// CPU time of one run of `run`.
-fn timed<F: FnMut() -> u8>(run: &mut F, clock: Instant) -> Duration {
-    let start = cpu_nanos(clock);
-    black_box(run());
-    Duration::from_nanos(cpu_nanos(clock).saturating_sub(start))
 }
 
 fn main() {
@@ -194,5 +186,18 @@ fn main() {
         raw_sha3.as_secs_f64() / row_hasher.as_secs_f64(),
         best_pass[0].as_secs_f64() / best_pass[1].as_secs_f64(),
         raw_sha3.as_secs_f64() / row_hasher_hex.as_secs_f64()
+    );
+
+    let rows = std::env::var("ROWS").ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(100_000);
+    let generated = row_hashing::measure(rows, &std::env::temp_dir());
+    println!("generated rows (serde path): {}", generated.describe());
+    println!(
+        "hash-bench: rows={rows} hash_rows_per_s={:.0} raw_sha3_rows_per_s={:.0} python_rows_per_s={:.0} hash_vs_raw_sha3={:.2} hash_vs_python={:.1} rowhasher_vs_raw_sha3={:.2}",
+        generated.hash_rows_per_s,
+        generated.raw_sha3_rows_per_s,
+        generated.python_rows_per_s,
+        generated.hash_vs_raw_sha3(),
+        generated.hash_vs_python(),
+        raw_sha3.as_secs_f64() / row_hasher.as_secs_f64()
     );
 }

@@ -15,7 +15,9 @@
 //!   of (b): select every column of the active rows, hash and diff in memory,
 //!   one UPDATE per archived row, INSERTs in batches of 1000;
 //! - (d) hashing alone (serde walk, canonical text, SHA3-256) against SHA3-256
-//!   alone over the same canonical bytes, one thread each.
+//!   alone over the same canonical bytes, and against the Python rule of
+//!   HASHING.md (`python_hash.py`) on the same rows, in CPU time
+//!   (`row_hashing`).
 //!
 //! The timed merges take their truth as a slice, as (a) and (c) do. The
 //! peak RSS is that of (b) run again, in a process of its own, on a third
@@ -23,10 +25,12 @@
 //! reading a source would; the materialized truth's own size is printed
 //! beside it.
 
+mod row_hashing;
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use dc_runtime::db::{self, DatabaseUrl};
 use dc_runtime::merge::Merge;
 use dc_runtime::row::{RowReader, RowShape};
@@ -35,7 +39,6 @@ use dc_schema::models::{FunctionLog, NewFunctionLog};
 use dc_schema::schema::function_log;
 use diesel::prelude::*;
 use diesel::ExecuteCopyFromDsl;
-use sha3::{Digest, Sha3_256};
 
 /// A `function_log` row with its sha, for the COPY reference and the Python pattern.
 #[derive(Insertable, Clone)]
@@ -59,31 +62,9 @@ struct RowWithSha {
     sha: Option<String>,
 }
 
-fn base_time() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2024, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap()
-}
-
-/// Row `i` of the synthetic truth: deterministic, every column filled but
-/// the two foreign keys (left NULL so no referenced rows are needed).
+/// Row `i` of the synthetic truth (shared with the hash benchmark).
 fn row(i: u64) -> NewFunctionLog {
-    let mix = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let start = base_time() + chrono::Duration::seconds(i as i64) + chrono::Duration::microseconds((mix % 1_000_000) as i64);
-    NewFunctionLog {
-        function_hash: None,
-        function_no: Some((i % 977) as i32),
-        main_app: Some(format!("app_{:04}", i % 3000)),
-        app_id: Some(format!("{:016x}", mix)),
-        thread_id: Some((mix % 64) as i32),
-        task_size: Some((mix % 100_000) as i64),
-        solved: Some((i % 1000) as i32),
-        failed: Some((i % 7) as i32),
-        start_time: Some(start),
-        end_time: Some(start + chrono::Duration::seconds((i % 600) as i64)),
-        totals: Some((i % 600) as i32),
-        totalm: Some((i % 600 / 60) as i32),
-        totalh: Some(0),
-        runtime: None,
-    }
+    row_hashing::function_log_row(i)
 }
 
 fn with_sha(row: &NewFunctionLog, reader: &mut RowReader<'_>) -> RowWithSha {
@@ -178,36 +159,11 @@ fn main() {
     let merge = Merge::new(NewFunctionLog::TABLE).unwrap();
     eprintln!("merge-bench: {rows} rows, {churn} new and {churn} gone in (b); PostgreSQL at {}", cluster.data_dir().display());
 
-    // (d) Hashing alone against raw SHA3-256 over the same bytes.
-    let sample: Vec<NewFunctionLog> = (0..rows.min(200_000) as u64).map(row).collect();
+    // (d) Hashing alone against raw SHA3-256 over the same bytes, and Python's rule on the same rows.
+    let hashing = row_hashing::measure(rows.min(100_000), &std::env::temp_dir());
+    let hash_ratio = hashing.hash_vs_raw_sha3();
+    eprintln!("(d) {}", hashing.describe());
     let mut reader = RowReader::for_hashing(&shape);
-    let canonical: Vec<String> = sample.iter().map(|r| reader.canonical_of(r).unwrap().to_string()).collect();
-    let mut sink = 0_u8;
-    let mut best_hash = Duration::MAX;
-    let mut best_raw = Duration::MAX;
-    // Best of five each, interleaved, so load from elsewhere hits both alike.
-    for _ in 0..5 {
-        let started = Instant::now();
-        for r in &sample {
-            sink ^= reader.sha(r).unwrap()[0];
-        }
-        best_hash = best_hash.min(started.elapsed());
-        let started = Instant::now();
-        for text in &canonical {
-            sink ^= Sha3_256::digest(text.as_bytes())[0];
-        }
-        best_raw = best_raw.min(started.elapsed());
-    }
-    let bytes: usize = canonical.iter().map(String::len).sum();
-    let hash_ratio = best_raw.as_secs_f64() / best_hash.as_secs_f64();
-    eprintln!(
-        "(d) hashing {} rows ({} B/row canonical): {:.0} rows/s; raw sha3 {:.0} rows/s; ratio {hash_ratio:.2} (sink {sink})",
-        sample.len(),
-        bytes / sample.len().max(1),
-        per_second(sample.len(), best_hash),
-        per_second(sample.len(), best_raw)
-    );
-    drop((sample, canonical));
 
     // (a) Plain binary COPY of the rows with their sha.
     let first: Vec<NewFunctionLog> = (0..rows as u64).map(row).collect();
@@ -290,8 +246,11 @@ fn main() {
         hash_ratio * 100.0
     );
     println!(
-        "merge-bench: rows={rows} copy_rows_per_s={:.0} merge_rows_per_s={:.0} merge_vs_copy={merge_vs_copy:.2} merge_all_new_vs_copy={all_new_vs_copy:.2} merge_vs_python_pattern={vs_python:.2} hash_vs_raw_sha3={hash_ratio:.2} merge_peak_rss_mb={peak_mb:.0}",
+        "merge-bench: rows={rows} copy_rows_per_s={:.0} merge_rows_per_s={:.0} merge_vs_copy={merge_vs_copy:.2} merge_all_new_vs_copy={all_new_vs_copy:.2} merge_vs_python_pattern={vs_python:.2} hash_vs_raw_sha3={hash_ratio:.2} hash_vs_python={:.1} merge_peak_rss_mb={peak_mb:.0} hash_rows_per_s={:.0} raw_sha3_rows_per_s={:.0}",
         per_second(rows, copy_time),
-        per_second(rows, merge_time)
+        per_second(rows, merge_time),
+        hashing.hash_vs_python(),
+        hashing.hash_rows_per_s,
+        hashing.raw_sha3_rows_per_s
     );
 }

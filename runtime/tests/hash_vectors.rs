@@ -464,8 +464,9 @@ fn decimals_match_python_str() {
         assert_eq!(hasher.canonical(), expected, "Decimal({text:?}) as text");
         // BigDecimal has no NaN, infinity or negative zero; everything else
         // must keep Python's digits and exponent.
+        let coefficient = python.split('E').next().unwrap_or_default();
         let negative_zero =
-            python.starts_with('-') && !python.bytes().any(|b| (b'1'..=b'9').contains(&b));
+            python.starts_with('-') && !coefficient.bytes().any(|b| (b'1'..=b'9').contains(&b));
         if let (Ok(decimal), false) = (BigDecimal::from_str(text), negative_zero) {
             hasher.field("d", &decimal);
             assert_eq!(
@@ -474,5 +475,62 @@ fn decimals_match_python_str() {
                 "Decimal({text:?}) as BigDecimal"
             );
         }
+    }
+}
+
+/// A `function_log` insert row with only `start_time` set.
+fn function_log_at(start_time: NaiveDateTime) -> dc_schema::models::NewFunctionLog {
+    dc_schema::models::NewFunctionLog {
+        function_hash: None,
+        function_no: None,
+        main_app: None,
+        app_id: None,
+        thread_id: None,
+        task_size: None,
+        solved: None,
+        failed: None,
+        start_time: Some(start_time),
+        end_time: None,
+        totals: None,
+        totalm: None,
+        totalh: None,
+        runtime: None,
+    }
+}
+
+#[test]
+fn generated_rows_write_timestamps_as_chrono_and_hash_them_as_python() {
+    use dc_runtime::row::{RowReader, RowShape};
+    use dc_runtime::table::TableInfo;
+    let info = TableInfo::parse(dc_schema::models::NewFunctionLog::TABLE_INFO).expect("function_log facts");
+    let shape = RowShape::new(info).expect("shape");
+    let mut reader = RowReader::for_hashing(&shape);
+    // The generated structs format timestamps themselves: the text must be
+    // chrono's own, whatever the fraction, year or leap second.
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a date");
+    let stamps = [
+        day(2024, 1, 2).and_hms_opt(3, 4, 5),
+        day(2024, 1, 2).and_hms_milli_opt(3, 4, 5, 120),
+        day(2024, 1, 2).and_hms_micro_opt(23, 59, 59, 7),
+        day(2024, 1, 2).and_hms_nano_opt(0, 0, 0, 1),
+        day(2024, 1, 2).and_hms_nano_opt(0, 0, 0, 999_999_999),
+        day(2016, 12, 31).and_hms_nano_opt(23, 59, 59, 1_500_000_000),
+        day(0, 1, 1).and_hms_opt(0, 0, 0),
+        day(9999, 12, 31).and_hms_micro_opt(23, 59, 59, 999_999),
+        day(-1, 6, 7).and_hms_opt(8, 9, 10),
+        day(10000, 1, 1).and_hms_opt(0, 0, 0),
+    ];
+    for stamp in stamps.into_iter().map(|s| s.expect("a timestamp")) {
+        let row = serde_json::to_value(function_log_at(stamp)).expect("row as JSON");
+        assert_eq!(row["start_time"], serde_json::to_value(stamp).expect("chrono's text"), "{stamp:?}");
+    }
+    // And the row path hashes them as Python's str(datetime), per the vectors.
+    let file = vector_file();
+    let vector = array_of(&file, "vectors").iter().find(|v| v["name"] == "timestamps").expect("timestamps vector");
+    let python: Value = serde_json::from_str(text_of(&vector["canonical"])).expect("canonical is JSON");
+    for field in array_of(vector, "fields") {
+        let stamp = NaiveDateTime::parse_from_str(text_of(&field["value"]), "%Y-%m-%dT%H:%M:%S%.f").expect("timestamp");
+        let canonical: Value = serde_json::from_str(reader.canonical_of(&function_log_at(stamp)).expect("hashes")).expect("JSON");
+        assert_eq!(canonical["start_time"], python[text_of(&field["name"])], "{stamp:?}");
     }
 }

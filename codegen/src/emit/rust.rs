@@ -299,10 +299,17 @@ struct ModelTable {
     primary_key: String,
     fields: Vec<Field>,
     insert_fields: Vec<Field>,
-    /// The insert struct's field names sorted by column name: the order its
+    /// The insert struct's fields sorted by column name: the order its
     /// `Serialize` writes them in, which is the order the row hash needs.
-    insert_fields_by_column: Vec<String>,
+    insert_fields_by_column: Vec<SortedField>,
     changeset_fields: Vec<Field>,
+}
+
+#[derive(Serialize)]
+struct SortedField {
+    ident: String,
+    /// Serialized through the generated `serde_text` (timestamps, decimals).
+    exact_text: bool,
 }
 
 #[derive(Serialize)]
@@ -325,7 +332,13 @@ fn models_view(model: &Model) -> ModelsView {
             let fields = table.columns.iter().map(|c| field(c, optional(rust_type(model, &c.ty), c.nullable), doc_lines(&c.comment))).collect();
             let mut by_column: Vec<&Column> = table.columns.iter().filter(|c| !left_out_of_insert(c)).collect();
             by_column.sort_by(|a, b| a.name.cmp(&b.name));
-            let insert_fields_by_column = by_column.iter().map(|c| rust_name(&c.name, Some(&table.name)).ident).collect();
+            let insert_fields_by_column = by_column
+                .iter()
+                .map(|c| SortedField {
+                    ident: rust_name(&c.name, Some(&table.name)).ident,
+                    exact_text: matches!(c.ty, ColumnType::DateTime | ColumnType::DateTimeTz | ColumnType::Decimal { .. }),
+                })
+                .collect();
             let insert_fields = table
                 .columns
                 .iter()

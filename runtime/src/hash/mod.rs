@@ -49,6 +49,6 @@ mod swar;
 mod text;
 mod value;
 
-pub use hasher::{canonical_text, sha_hex, RowHash, RowHasher};
+pub use hasher::{canonical_text, sha_hex, HashKey, RowHash, RowHasher};
 pub use text::{is_python_whitespace, PYTHON_WHITESPACE};
 pub use value::{HashValue, ToHashValue, ValueWriter};

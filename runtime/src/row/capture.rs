@@ -239,7 +239,7 @@ impl FieldsSerializer<'_, '_> {
                     Some(slot_from_json(column, &column.ty, &json, &mut self.reader.values)?)
                 }
             }
-            _ => value.serialize(FieldSerializer { column, reader: &mut *self.reader, hash_text: hash_now && !keep })?,
+            _ => value.serialize(FieldSerializer { column, field, reader: &mut *self.reader, hash_direct: hash_now && !keep })?,
         };
         match captured {
             Some(Slot::Hashed) => {}
@@ -264,26 +264,40 @@ impl FieldsSerializer<'_, '_> {
 /// Serializes one field's value; `Ok(None)` means the field was `None`.
 struct FieldSerializer<'c, 'r, 's> {
     column: &'c ColumnInfo,
+    field: usize,
     reader: &'r mut RowReader<'s>,
-    /// Hash plain text straight from serde's `&str` instead of keeping it.
-    hash_text: bool,
+    /// Hash the value as it is read (text straight from serde's `&str`)
+    /// instead of keeping it: the row streams and nothing else needs it.
+    hash_direct: bool,
 }
 
 impl FieldSerializer<'_, '_, '_> {
+    /// A value read: hashed now when `hash_direct`, else handed back to keep.
+    fn read(&mut self, slot: Slot) -> Result<Option<Slot>, RowError> {
+        if !self.hash_direct {
+            return Ok(Some(slot));
+        }
+        let RowReader { shape, values, hasher, .. } = &mut *self.reader;
+        // Lists come through `slot_from_json`, never here.
+        hasher.keyed_field(&shape.hash_keys[self.field], &values.hash_value(&slot, &[]));
+        Ok(Some(Slot::Hashed))
+    }
+
     fn wrong(&self, found: impl Display) -> RowError {
         RowError::column(&self.column.name, format!("a {} column cannot hold {found}", self.column.ty))
     }
 
     fn int(&mut self, value: i64) -> Result<Option<Slot>, RowError> {
         match self.column.ty {
-            SpecType::SmallInt | SpecType::Int | SpecType::BigInt => Ok(Some(Slot::Int(value))),
-            SpecType::Double => Ok(Some(Slot::Float(value as f64))),
-            SpecType::Float => Ok(Some(Slot::Real(value as f32))),
+            SpecType::SmallInt | SpecType::Int | SpecType::BigInt => self.read(Slot::Int(value)),
+            SpecType::Double => self.read(Slot::Float(value as f64)),
+            SpecType::Float => self.read(Slot::Real(value as f32)),
             SpecType::Decimal => {
                 let values = &mut self.reader.values;
                 let start = values.text.len();
                 values.text.push_str(itoa::Buffer::new().format(value));
-                Ok(Some(Slot::Decimal(start..values.text.len())))
+                let slot = Slot::Decimal(start..values.text.len());
+                self.read(slot)
             }
             _ if !self.column.enum_values.is_empty() => self.enum_stored_int(value),
             _ => Err(self.wrong(format_args!("the integer {value}"))),
@@ -293,7 +307,7 @@ impl FieldSerializer<'_, '_, '_> {
     fn enum_stored_int(&mut self, value: i64) -> Result<Option<Slot>, RowError> {
         let known = self.column.enum_values.iter().any(|(_, stored)| *stored == crate::table::EnumStored::Int(value));
         if known {
-            Ok(Some(Slot::Int(value)))
+            self.read(Slot::Int(value))
         } else {
             Err(RowError::column(&self.column.name, format!("{value} is not a value of enum {}", self.column.enum_name.as_deref().unwrap_or("?"))))
         }
@@ -308,14 +322,15 @@ impl FieldSerializer<'_, '_, '_> {
                 .enum_value_of(text)
                 .or_else(|| column.enum_values.iter().map(|(_, v)| v).find(|v| matches!(v, crate::table::EnumStored::Text(t) if t == text)))
                 .ok_or_else(|| bad(&format!("a value of enum {}", column.enum_name.as_deref().unwrap_or("?"))))?;
-            return Ok(Some(enum_slot(stored, &mut self.reader.values)));
+            let slot = enum_slot(stored, &mut self.reader.values);
+            return self.read(slot);
         }
-        if self.hash_text && column.ty.is_text() {
-            self.reader.hasher.field(&column.name, &HashValue::Text(text));
+        if self.hash_direct && column.ty.is_text() {
+            self.reader.hasher.keyed_field(&self.reader.shape.hash_keys[self.field], &HashValue::Text(text));
             return Ok(Some(Slot::Hashed));
         }
         let values = &mut self.reader.values;
-        Ok(Some(match column.ty {
+        let slot = match column.ty {
             SpecType::String | SpecType::Text => {
                 let start = values.text.len();
                 values.text.push_str(text);
@@ -337,7 +352,8 @@ impl FieldSerializer<'_, '_, '_> {
             SpecType::Time => Slot::Time(parse_time(text).ok_or_else(|| bad("an ISO 8601 time"))?),
             SpecType::Uuid => Slot::Uuid(uuid::Uuid::parse_str(text).map_err(|_| bad("a UUID"))?),
             _ => return Err(self.wrong("text")),
-        }))
+        };
+        self.read(slot)
     }
 }
 
@@ -352,9 +368,9 @@ impl ser::Serializer for FieldSerializer<'_, '_, '_> {
     type SerializeStruct = Impossible<Option<Slot>, RowError>;
     type SerializeStructVariant = Impossible<Option<Slot>, RowError>;
 
-    fn serialize_bool(self, value: bool) -> Result<Option<Slot>, RowError> {
+    fn serialize_bool(mut self, value: bool) -> Result<Option<Slot>, RowError> {
         match self.column.ty {
-            SpecType::Bool => Ok(Some(Slot::Bool(value))),
+            SpecType::Bool => self.read(Slot::Bool(value)),
             _ => Err(self.wrong(format_args!("the bool {value}"))),
         }
     }
@@ -388,18 +404,18 @@ impl ser::Serializer for FieldSerializer<'_, '_, '_> {
             },
         }
     }
-    fn serialize_f32(self, v: f32) -> Result<Option<Slot>, RowError> {
+    fn serialize_f32(mut self, v: f32) -> Result<Option<Slot>, RowError> {
         match self.column.ty {
-            SpecType::Float => Ok(Some(Slot::Real(v))),
-            SpecType::Double => Ok(Some(Slot::Float(f64::from(v)))),
+            SpecType::Float => self.read(Slot::Real(v)),
+            SpecType::Double => self.read(Slot::Float(f64::from(v))),
             _ => Err(self.wrong(format_args!("the float {v}"))),
         }
     }
-    fn serialize_f64(self, v: f64) -> Result<Option<Slot>, RowError> {
+    fn serialize_f64(mut self, v: f64) -> Result<Option<Slot>, RowError> {
         match self.column.ty {
-            SpecType::Double => Ok(Some(Slot::Float(v))),
+            SpecType::Double => self.read(Slot::Float(v)),
             // What PostgreSQL would store in a real.
-            SpecType::Float => Ok(Some(Slot::Real(v as f32))),
+            SpecType::Float => self.read(Slot::Real(v as f32)),
             _ => Err(self.wrong(format_args!("the float {v}"))),
         }
     }

@@ -8,10 +8,12 @@
 //! the hash needs, whatever order the struct declares its fields in.
 //! `json` reads the same slots from a JSON object, for `dcgen hash`.
 //!
-//! One value does not survive serde exactly: `BigDecimal` serializes through
-//! its `Display`, which writes a zero without its scale (`0.00` → `0`) and
-//! spells out positive exponents (`1E+5` → `100000`), where Python's
-//! `str(Decimal)` keeps both. Such decimals hash as their `Display` text.
+//! `BigDecimal`'s own serde text (its `Display`) writes a zero without its
+//! scale (`0.00` → `0`) and spells out positive exponents (`1E+5` →
+//! `100000`), where Python's `str(Decimal)` keeps both. Generated insert
+//! structs serialize decimals through their `serde_text` (`0E-2`, `1E+5`),
+//! which keeps them; a hand-written struct with a `BigDecimal` field hashes
+//! such values as their `Display` text unless it serializes them the same way.
 
 mod capture;
 pub mod json;
@@ -24,7 +26,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::hash::{HashValue, RowHasher};
+use crate::hash::{HashKey, HashValue, RowHasher};
 use crate::table::{ColumnDefault, ColumnInfo, EnumStored, SpecType, TableInfo};
 
 /// One captured value. Text lives in the reader's scratch buffer (a range),
@@ -97,6 +99,8 @@ pub struct RowShape {
     pub(crate) hash_order: Vec<usize>,
     /// Per field, its rank in `hash_order` (hashed fields only).
     pub(crate) hash_rank: Vec<Option<u32>>,
+    /// Per field, its column name as the canonical text writes it.
+    pub(crate) hash_keys: Vec<HashKey>,
 }
 
 /// Tables may have at most this many insert columns with defaults (one bit each).
@@ -128,7 +132,8 @@ impl RowShape {
         for (rank, &field) in hash_order.iter().enumerate() {
             hash_rank[field] = Some(rank as u32);
         }
-        Ok(RowShape { info, fields, hash_order, hash_rank })
+        let hash_keys = fields.iter().map(|f| HashKey::new(&info.columns[f.column].name)).collect();
+        Ok(RowShape { info, fields, hash_order, hash_rank, hash_keys })
     }
 
     pub fn info(&self) -> &TableInfo {
@@ -177,7 +182,7 @@ impl RowValues {
             Slot::Bool(b) => HashValue::Bool(*b),
             Slot::Int(i) => HashValue::Int(*i),
             Slot::Float(f) => HashValue::Float(*f),
-            Slot::Real(f) => HashValue::Float(f64::from(*f)),
+            Slot::Real(f) => HashValue::Real(*f),
             Slot::Text(range) => HashValue::Text(&self.text[range.clone()]),
             Slot::Decimal(range) => HashValue::DecimalText(&self.text[range.clone()]),
             Slot::Timestamp(t) => HashValue::Timestamp(*t),
@@ -267,12 +272,11 @@ impl<'s> RowReader<'s> {
     /// Feeds one captured value to the hasher (streaming rows).
     pub(crate) fn hash_slot(&mut self, field: usize, slot: &Slot) {
         let RowReader { shape, values, hasher, .. } = self;
-        let name = &shape.info.columns[shape.fields[field].column].name;
         let items: Vec<HashValue<'_>> = match slot {
             Slot::List(index) => values.lists[*index].iter().map(|item| values.hash_value(item, &[])).collect(),
             _ => Vec::new(),
         };
-        hasher.field(name, &values.hash_value(slot, &items));
+        hasher.keyed_field(&shape.hash_keys[field], &values.hash_value(slot, &items));
     }
 
     /// A reader for hashing only.
@@ -336,13 +340,12 @@ impl<'s> RowReader<'s> {
         hasher.begin();
         let mut items: Vec<HashValue<'_>> = Vec::new();
         for &field in &shape.hash_order {
-            let name = &shape.info.columns[shape.fields[field].column].name;
             let slot = &values.slots[field];
             items.clear();
             if let Slot::List(index) = slot {
                 items.extend(values.lists[*index].iter().map(|item| values.hash_value(item, &[])));
             }
-            hasher.field(name, &values.hash_value(slot, &items));
+            hasher.keyed_field(&shape.hash_keys[field], &values.hash_value(slot, &items));
         }
     }
 

@@ -231,10 +231,11 @@ def vectors():
                 ("e", t_f32(-2.5)),
                 ("f", t_f32(123456.7)),
                 ("g", t_f32(1e-5)),
-                ("h", t_f32(float("nan"))),
             ],
             None,
         ),
+        # Apart from the other reals, which `dcgen hash` can take as JSON numbers.
+        ("real_nan", [("h", t_f32(float("nan")))], None),
         (
             "timestamps",
             [
@@ -278,6 +279,26 @@ def vectors():
                 ("g", t_decimal("0.00")),
                 ("h", t_decimal("0.0000000")),
                 ("i", t_decimal("12345678901234567890123456789012345678901234567890.5")),
+            ],
+            None,
+        ),
+        (
+            # Values whose scale or exponent bigdecimal's Display loses (`0.00`
+            # prints `0`, `1E+5` prints `100000`): str(Decimal) keeps both.
+            "decimals_scale_and_exponent",
+            [
+                ("zero_2", t_decimal("0.00")),
+                ("zero_10", t_decimal("0E-10")),
+                ("zero_exp", t_decimal("0E+3")),
+                ("zero", t_decimal("0")),
+                ("exp_5", t_decimal("1E+5")),
+                ("exp_mixed", t_decimal("12.30E+3")),
+                ("exp_big", t_decimal("1.5E+100")),
+                ("tiny", t_decimal("1E-100")),
+                ("trailing", t_decimal("120.000")),
+                ("tiny_trailing", t_decimal("0.00000012300")),
+                ("six_zeros", t_decimal("0.000000123")),
+                ("neg_tiny", t_decimal("-0.0000001")),
             ],
             None,
         ),
@@ -461,6 +482,11 @@ def real_table():
 def decimal_table():
     rng = random.Random(11)
     texts = ["0", "-0", "0.0", "1.10", "1E+2", "1e2", "0E+3", "-0.00", "0.000001", "0.0000001", "1.23E-10", "123.456e10", "NaN", "-NaN", "Infinity", "-inf", "sNaN", "NaN12", "00012.3400", ".5", "5.", "+7.25", "1e-6", "1e-7", "0.00000100"]
+    # Zeros with every kind of scale, negative zeros, exponents at and past
+    # the points where str() switches to E notation, trailing zeros kept.
+    texts += ["0.00", "0E-2", "0E-10", "0E+10", "-0E-10", "-0E+5", "-0", "0E-6", "0E-7", "0.000000", "0.0000000"]
+    texts += ["1E+5", "10E+4", "100000", "12.30E+3", "1.5E+100", "-7E+30", "1E-100", "123E-10", "1E+0", "1E-0"]
+    texts += ["120.000", "-120.000", "0.00000012300", "0.000000123", "0.00000123", "-0.0000001", "1.000000E-6", "99999999999999999999999999999.9999999990"]
     for _ in range(400):
         digits = str(rng.randint(0, 10 ** rng.randint(1, 40)))
         exponent = rng.randint(-45, 45)
