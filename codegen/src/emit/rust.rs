@@ -117,7 +117,9 @@ pub fn crate_files(model: &Model, tree: &mut FileTree) -> Result<(), crate::Erro
     syn::parse_file(&schema).map_err(|e| crate::Error::RustSyntax("src/schema.rs".into(), e.to_string()))?;
     tree.add("src/schema.rs", schema);
     let models = models_view(model);
-    let chunks = chunks(&models.tables).map(|tables| ModelsChunk { tables }).collect();
+    let chunks: Vec<&[ModelTable]> = chunks(&models.tables).collect();
+    let count = chunks.len();
+    let chunks = chunks.into_iter().enumerate().map(|(i, tables)| ModelsChunk { tables, last: i + 1 == count }).collect();
     tree.add("src/models.rs", render_rust_in_chunks("src/models.rs", "rust/models.rs", chunks)?);
     tree.add("src/enums.rs", format_rust("src/enums.rs", &super::render("rust/enums.rs", &enums_view(model))?)?);
     tree.add("src/tables.rs", format_rust("src/tables.rs", &super::render("rust/tables.rs", &tables_view(model))?)?);
@@ -285,6 +287,8 @@ struct ModelsView {
 #[derive(Serialize)]
 struct ModelsChunk<'a> {
     tables: &'a [ModelTable],
+    /// The file's tail (the `serde_text` module) is rendered after the last table only.
+    last: bool,
 }
 
 #[derive(Serialize)]
