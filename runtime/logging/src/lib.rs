@@ -184,7 +184,13 @@ impl Logging {
         let database = settings.database.then_some(self.database_url).flatten();
         // A runtime row needs somewhere to go: the database.
         let runtime = database.as_ref().map(|_| ids::runtime_id(app_id.as_deref().unwrap_or(""), record::local(started), std::process::id()));
-        let context = Arc::new(Context { app_id: app_id.clone(), runtime: runtime.clone(), instance_id: Some(settings.instance_id.unwrap_or(std::process::id() as i32)) });
+        let context = Arc::new(Context {
+            app_id: app_id.clone(),
+            runtime: runtime.clone(),
+            instance_id: Some(settings.instance_id.unwrap_or(std::process::id() as i32)),
+            app: settings.app.as_ref().map(|app| AppRegistration { group: app.group.clone(), parent: app.parent.clone(), name: app.name.clone() }),
+            started: Some(started),
+        });
         let mut sinks = Vec::new();
         if let Some(url) = database {
             sinks.push(SinkSetup {
@@ -213,14 +219,9 @@ impl Logging {
             flush_interval: settings.flush_interval,
             shutdown_timeout: settings.shutdown_timeout,
         };
-        let shared = Shared::start(context, options, sinks, console, started);
-        if let Some(runtime) = runtime {
-            shared.submit(Record::RuntimeStarted(RuntimeStarted {
-                runtime,
-                app_id,
-                app: settings.app.as_ref().map(|app| AppRegistration { group: app.group.clone(), parent: app.parent.clone(), name: app.name.clone() }),
-                start: started,
-            }));
+        let shared = Shared::start(context.clone(), options, sinks, console, started);
+        if runtime.is_some() {
+            shared.submit(Record::RuntimeStarted(RuntimeStarted { context }));
         }
         let guard = LoggingGuard { shared: shared.clone(), level: settings.level, shutdown_timeout: settings.shutdown_timeout };
         Ok((DcLayer::new(shared), console_writer, guard))

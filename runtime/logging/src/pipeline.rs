@@ -15,7 +15,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, Tr
 use dc_schema::enums::RuntimeExitCode;
 
 use crate::record::{Context, Record, RuntimeEnded};
-use crate::sink::{Accepts, Sink, SinkError};
+use crate::sink::{Accepts, Deadline, Sink, SinkError};
 use crate::spill::Spill;
 
 thread_local! {
@@ -78,7 +78,8 @@ pub struct SinkStats {
     pub delivered: u64,
     /// Records written to the sink's spill file.
     pub spilled: u64,
-    /// Records taken back from the spill file and delivered.
+    /// Records taken back from the spill file and delivered (the batch
+    /// parked there at shutdown included).
     pub replayed: u64,
     /// Records the receiver refused for good (in the `rejected` file).
     pub rejected: u64,
@@ -129,6 +130,9 @@ pub(crate) struct Shared {
     pub db_objects_seen: Mutex<std::collections::HashSet<String>>,
     /// Console output flushed at shutdown.
     pub console: Option<crate::sink::console::Console>,
+    /// Set when shutdown begins; workers stop delivering and replaying at it,
+    /// whatever they are doing, so no record is held only in memory then.
+    shutdown_deadline: Arc<OnceLock<Instant>>,
 }
 
 /// A sink with how to route to it.
@@ -142,6 +146,7 @@ impl Shared {
     /// Starts the router and one worker per sink.
     pub fn start(context: Arc<Context>, options: PipelineOptions, sinks: Vec<SinkSetup>, console: Option<crate::sink::console::Console>, started: DateTime<Utc>) -> Arc<Shared> {
         let (tx, rx) = crossbeam_channel::bounded(options.queue_size);
+        let shutdown_deadline = Arc::new(OnceLock::new());
         let mut threads = Vec::new();
         let mut handles = Vec::new();
         for setup in sinks {
@@ -149,7 +154,7 @@ impl Shared {
             let counters = Arc::new(SinkCounters::default());
             let name = setup.sink.name();
             handles.push(SinkHandle { name, accepts: setup.accepts, tx: sink_tx, spill: setup.spill.clone(), counters: counters.clone() });
-            let worker = Worker::new(setup.sink, sink_rx, setup.spill, counters, &options);
+            let worker = Worker::new(setup.sink, sink_rx, setup.spill, counters, &options, shutdown_deadline.clone());
             threads.push(std::thread::Builder::new().name(format!("dc-log-{name}")).spawn(move || worker.run()).expect("spawn a logging thread"));
         }
         let routes: Vec<Route> = handles.iter().map(|h| Route { accepts: h.accepts, tx: h.tx.clone(), spill: h.spill.clone(), counters: h.counters.clone() }).collect();
@@ -169,6 +174,7 @@ impl Shared {
             threads: Mutex::new(threads),
             db_objects_seen: Mutex::new(Default::default()),
             console,
+            shutdown_deadline,
         })
     }
 
@@ -234,6 +240,7 @@ impl Shared {
         *done = true;
         if let Some(runtime) = &self.context.runtime {
             self.submit(Record::RuntimeEnded(RuntimeEnded {
+                context: self.context.clone(),
                 runtime: runtime.clone(),
                 start: self.started,
                 end: Utc::now(),
@@ -242,7 +249,7 @@ impl Shared {
                 http: crate::http::metrics().summary(),
             }));
         }
-        let deadline = Instant::now() + self.options.shutdown_timeout;
+        let deadline = *self.shutdown_deadline.get_or_init(|| Instant::now() + self.options.shutdown_timeout);
         self.closed.store(true, Ordering::SeqCst);
         // Submissions that saw `closed` unset are in the queue once they finish.
         while self.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
@@ -259,11 +266,14 @@ impl Shared {
                 }
             }
         }
+        // The threads end right after their acks; waiting for them releases
+        // the spill files' locks before the guard returns.
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
-        for thread in threads {
-            if thread.is_finished() {
-                let _ = thread.join();
-            }
+        while threads.iter().any(|t| !t.is_finished()) && Instant::now() < deadline + grace {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for thread in threads.into_iter().filter(|t| t.is_finished()) {
+            let _ = thread.join();
         }
         if let Some(console) = &self.console {
             console.flush(deadline + grace);
@@ -342,6 +352,8 @@ fn route(rx: Receiver<Msg>, routes: Vec<Route>) {
 /// First wait after a failed delivery; doubled per failure up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Records per replayed chunk at least: each chunk costs a commit and an fsync'd offset.
+const REPLAY_CHUNK: usize = 2000;
 
 struct Worker {
     sink: Box<dyn Sink>,
@@ -355,10 +367,11 @@ struct Worker {
     backoff: Duration,
     last_error: String,
     reported_spilled: u64,
+    shutdown_deadline: Arc<OnceLock<Instant>>,
 }
 
 impl Worker {
-    fn new(sink: Box<dyn Sink>, rx: Receiver<Msg>, spill: Arc<Spill>, counters: Arc<SinkCounters>, options: &PipelineOptions) -> Worker {
+    fn new(sink: Box<dyn Sink>, rx: Receiver<Msg>, spill: Arc<Spill>, counters: Arc<SinkCounters>, options: &PipelineOptions, shutdown_deadline: Arc<OnceLock<Instant>>) -> Worker {
         Worker {
             sink,
             rx,
@@ -370,7 +383,13 @@ impl Worker {
             backoff: FIRST_BACKOFF,
             last_error: String::new(),
             reported_spilled: 0,
+            shutdown_deadline,
         }
+    }
+
+    /// `given`, or the shutdown deadline once shutdown has begun, whichever comes first.
+    fn deadline(&self, given: Option<Instant>) -> Deadline {
+        Deadline { given, shutdown: self.shutdown_deadline.clone() }
     }
 
     fn run(mut self) {
@@ -400,8 +419,7 @@ impl Worker {
                             Msg::Shutdown(..) => {}
                         }
                     }
-                    self.retry_at = None;
-                    self.flush(&mut batch, Some(deadline));
+                    self.shutdown(&mut batch, deadline);
                     let _ = ack.send(());
                     return;
                 }
@@ -417,6 +435,39 @@ impl Worker {
         }
     }
 
+    /// At shutdown the batch is parked in the spill file first (fsync'd),
+    /// then the spill file is replayed until the deadline. Whatever happens
+    /// after that (the process exits mid-write, say), every record is in
+    /// the spill file until the sink committed it.
+    fn shutdown(&mut self, batch: &mut Vec<Arc<Record>>, deadline: Instant) {
+        self.spill.sync();
+        if !batch.is_empty() {
+            let reason = match self.last_error.as_str() {
+                "" => "parked at shutdown, before delivery".to_string(),
+                last => format!("parked at shutdown, before delivery; the sink's last error: {last}"),
+            };
+            if let Err(error) = self.spill.append(batch, &reason, true).map(|()| self.counters.spilled.fetch_add(batch.len() as u64, Ordering::Relaxed)) {
+                // Cannot park it: deliver straight away, spilling what fails.
+                eprintln!("dc-logging: {}: {error}", self.sink.name());
+                self.retry_at = None;
+                self.flush(batch, Some(deadline));
+                return;
+            }
+            batch.clear();
+        }
+        self.retry_at = None;
+        if let Err(error) = self.replay(Some(deadline)) {
+            self.failed(&error);
+            eprintln!(
+                "dc-logging: {}: records left in {} for the next start ({})",
+                self.sink.name(),
+                self.spill.dir().display(),
+                error.message
+            );
+        }
+        self.report_spilled();
+    }
+
     /// Writes `batch` (emptying it): the spill backlog first, then the batch
     /// in chunks; what cannot be written goes to the spill file.
     fn flush(&mut self, batch: &mut Vec<Arc<Record>>, deadline: Option<Instant>) {
@@ -428,10 +479,17 @@ impl Worker {
             // Still waiting after a failure: straight to the spill file.
             let records: Vec<Arc<Record>> = std::mem::take(batch);
             spill_or_report(&self.spill, &self.counters, &records, &self.last_error, true);
-        } else if let Err(error) = self.write(batch, deadline) {
-            self.failed(&error);
-            let records: Vec<Arc<Record>> = std::mem::take(batch);
-            spill_or_report(&self.spill, &self.counters, &records, &error.message, true);
+        } else {
+            if !batch.is_empty() && self.spill.has_backlog() {
+                // Behind the backlog, in order, and on disk while the backlog replays.
+                let records: Vec<Arc<Record>> = std::mem::take(batch);
+                spill_or_report(&self.spill, &self.counters, &records, "queued behind records waiting in the spill file", true);
+            }
+            if let Err(error) = self.write(batch, deadline) {
+                self.failed(&error);
+                let records: Vec<Arc<Record>> = std::mem::take(batch);
+                spill_or_report(&self.spill, &self.counters, &records, &error.message, true);
+            }
         }
         self.report_spilled();
     }
@@ -439,11 +497,12 @@ impl Worker {
     fn write(&mut self, batch: &mut Vec<Arc<Record>>, deadline: Option<Instant>) -> Result<(), SinkError> {
         self.replay(deadline)?;
         while !batch.is_empty() {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            let deadline = self.deadline(deadline);
+            if deadline.get().is_some_and(|d| Instant::now() >= d) {
                 return Err(SinkError::new(format!("shutdown deadline passed before delivery (last error: {})", self.last_error_or_none())));
             }
             let take = batch.len().min(self.batch_size);
-            let delivered = match self.sink.deliver(&batch[..take], deadline) {
+            let delivered = match self.sink.deliver(&batch[..take], &deadline) {
                 Ok(delivered) => delivered,
                 Err(error) => {
                     self.counters.delivered.fetch_add(error.done as u64, Ordering::Relaxed);
@@ -462,19 +521,20 @@ impl Worker {
     /// Delivers what the spill files hold, oldest first, committing chunk by chunk.
     fn replay(&mut self, deadline: Option<Instant>) -> Result<(), SinkError> {
         loop {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            let deadline = self.deadline(deadline);
+            if deadline.get().is_some_and(|d| Instant::now() >= d) {
                 return Err(SinkError::new("shutdown deadline passed while replaying the spill file"));
             }
             let sink_name = self.sink.name();
             let chunk = self
                 .spill
-                .next_chunk(self.batch_size, &mut |path, line| eprintln!("dc-logging: {sink_name}: skipping an unreadable line of {}: {line}", path.display()))
+                .next_chunk(self.batch_size.max(REPLAY_CHUNK), &mut |path, line| eprintln!("dc-logging: {sink_name}: skipping an unreadable line of {}: {line}", path.display()))
                 .map_err(SinkError::new)?;
             let Some(chunk) = chunk else {
                 return Ok(());
             };
             let count = chunk.records.len() as u64;
-            let delivered = match self.sink.deliver(&chunk.records, deadline) {
+            let delivered = match self.sink.deliver(&chunk.records, &deadline) {
                 Ok(delivered) => delivered,
                 Err(error) => {
                     if error.done > 0 {
@@ -519,6 +579,10 @@ impl Worker {
     fn succeeded(&mut self) {
         self.retry_at = None;
         self.backoff = FIRST_BACKOFF;
+        if !self.last_error.is_empty() {
+            self.last_error.clear();
+            *self.counters.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
     }
 
     fn last_error_or_none(&self) -> &str {

@@ -11,11 +11,18 @@ use dc_schema::enums::{LogLevel, RuntimeExitCode};
 use serde::{Deserialize, Serialize};
 
 /// What every record of one process shares: app, runtime and instance.
+///
+/// It carries what the runtime row needs (the app's names, the start), so
+/// the database sink can make sure the app and runtime rows exist before
+/// any row that refers to them, whatever order records arrive in.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Context {
     pub app_id: Option<String>,
     pub runtime: Option<String>,
     pub instance_id: Option<i32>,
+    /// The app's group, parent and name, registered in `apps` if missing.
+    pub app: Option<AppRegistration>,
+    pub started: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +38,17 @@ pub enum Record {
 impl Record {
     pub fn is_log(&self) -> bool {
         matches!(self, Record::Log(_))
+    }
+
+    /// The process the record comes from (`None` for a dependency-map entry).
+    pub fn context(&self) -> Option<&Arc<Context>> {
+        match self {
+            Record::Log(log) => Some(&log.context),
+            Record::FunctionCall(call) => Some(&call.context),
+            Record::RuntimeStarted(start) => Some(&start.context),
+            Record::RuntimeEnded(end) => Some(&end.context),
+            Record::DbObject(_) => None,
+        }
     }
 }
 
@@ -91,17 +109,15 @@ pub struct AppRegistration {
     pub name: String,
 }
 
+/// The runtime began: its row is written (from the context) even if nothing is logged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RuntimeStarted {
-    pub runtime: String,
-    pub app_id: Option<String>,
-    /// The app's group, parent and name, registered in `apps` if missing.
-    pub app: Option<AppRegistration>,
-    pub start: DateTime<Utc>,
+    pub context: Arc<Context>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RuntimeEnded {
+    pub context: Arc<Context>,
     pub runtime: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
@@ -166,7 +182,7 @@ mod tests {
     #[test]
     fn a_record_survives_its_spill_form() {
         let record = Record::Log(LogRecord {
-            context: Arc::new(Context { app_id: Some("a".into()), runtime: Some("r".into()), instance_id: Some(3) }),
+            context: Arc::new(Context { app_id: Some("a".into()), runtime: Some("r".into()), instance_id: Some(3), ..Context::default() }),
             time: Utc::now(),
             level: LogLevel::Warning,
             target: "t".into(),

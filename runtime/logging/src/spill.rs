@@ -41,6 +41,9 @@ struct LineIn {
 /// The spill files of one sink.
 pub(crate) struct Spill {
     dir: PathBuf,
+    /// Empty for the first pipeline of a process, `-2`, `-3`… for later ones
+    /// (tests build several), so each has a file of its own.
+    instance: String,
     inner: Mutex<Inner>,
 }
 
@@ -93,7 +96,16 @@ impl Spill {
             .collect();
         // Names start with the day; within a day, the file written last goes last.
         others.sort_by(|a, b| (file_day(&a.1), a.0).cmp(&(file_day(&b.1), b.0)));
-        Ok(Spill { dir, inner: Mutex::new(Inner { own: None, others: others.into_iter().map(|(_, p)| p).collect(), dirty: false, taken: Vec::new() }) })
+        static OPENED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+        let instance = {
+            let mut opened = OPENED.lock().unwrap_or_else(|p| p.into_inner());
+            opened.push(dir.clone());
+            match opened.iter().filter(|d| **d == dir).count() {
+                1 => String::new(),
+                n => format!("-{n}"),
+            }
+        };
+        Ok(Spill { dir, instance, inner: Mutex::new(Inner { own: None, others: others.into_iter().map(|(_, p)| p).collect(), dirty: false, taken: Vec::new() }) })
     }
 
     pub fn dir(&self) -> &Path {
@@ -152,7 +164,7 @@ impl Spill {
             }
         }
         if inner.own.is_none() {
-            let path = self.dir.join(format!("{}-{}.jsonl", today.format("%Y-%m-%d"), std::process::id()));
+            let path = self.dir.join(format!("{}-{}{}.jsonl", today.format("%Y-%m-%d"), std::process::id(), self.instance));
             let file = OpenOptions::new().create(true).append(true).read(true).open(&path).map_err(|e| io_error(&path, e))?;
             // SAFETY: flock on a descriptor we own; no memory is involved.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
@@ -435,5 +447,63 @@ mod tests {
         assert!(other.next_chunk(10, &mut |_, _| {}).unwrap().is_none());
         assert!(!other.has_backlog());
         assert!(writer.has_backlog());
+    }
+}
+
+#[cfg(test)]
+mod stress {
+    use super::*;
+    use crate::record::DbObject;
+    use chrono::Utc;
+
+    fn record(n: usize) -> Arc<Record> {
+        Arc::new(Record::DbObject(DbObject {
+            app_id: None,
+            server_type: None,
+            server_name: None,
+            server_ip: None,
+            database_name: None,
+            database_schema: None,
+            object_name: n.to_string(),
+            object_type: "table".into(),
+            used: Utc::now(),
+        }))
+    }
+
+    #[test]
+    fn appends_racing_a_replay_that_sometimes_fails_are_each_replayed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Arc::new(Spill::open(dir.path(), "stress").unwrap());
+        let writer = {
+            let spill = spill.clone();
+            std::thread::spawn(move || {
+                for n in 0..5000 {
+                    spill.append(&[record(n)], "down", n % 100 == 0).unwrap();
+                }
+            })
+        };
+        let mut seen = Vec::new();
+        let mut attempt = 0_u64;
+        loop {
+            let finished = writer.is_finished();
+            match spill.next_chunk(500, &mut |_, line| panic!("unreadable {line}")).unwrap() {
+                Some(chunk) => {
+                    attempt += 1;
+                    if attempt % 3 == 0 {
+                        continue; // a failed delivery: not committed
+                    }
+                    for record in &chunk.records {
+                        let Record::DbObject(o) = &**record else { unreachable!() };
+                        seen.push(o.object_name.parse::<usize>().unwrap());
+                    }
+                    let all = chunk.records.len();
+                    spill.committed(chunk, all).unwrap();
+                }
+                None if finished && !spill.has_backlog() => break,
+                None => std::thread::yield_now(),
+            }
+        }
+        writer.join().unwrap();
+        assert!(seen.iter().copied().eq(0..5000), "{} replayed", seen.len());
     }
 }

@@ -16,7 +16,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::NaiveDateTime;
 use dc_runtime::db::DatabaseUrl;
@@ -31,9 +30,9 @@ use diesel::upsert::excluded;
 use diesel::ExecuteCopyFromDsl;
 use serde::Serialize;
 
-use super::{Delivered, Sink, SinkError};
+use super::{Deadline, Delivered, Sink, SinkError};
 use crate::ids::{function_id, hash_id};
-use crate::record::{local, totals, AppRegistration, DbObject, FunctionCall, LogRecord, Record, RuntimeEnded, RuntimeStarted};
+use crate::record::{local, totals, AppRegistration, Context, DbObject, FunctionCall, LogRecord, Record, RuntimeEnded};
 
 #[derive(Insertable)]
 #[diesel(table_name = logs)]
@@ -109,14 +108,16 @@ pub(crate) struct DatabaseSink {
     functions_seen: HashSet<String>,
     /// `app \x1f module \x1f function` → function id.
     function_ids: HashMap<String, String>,
+    /// Runtimes whose app and runtime rows this sink made sure of.
+    runtimes_ensured: HashSet<String>,
     hashers: Arc<Hashers>,
 }
 
 /// One batch turned into rows, in the order they are written.
 #[derive(Default)]
 struct Rows {
-    apps: Vec<AppRegistration>,
-    starts: Vec<(NewRuntime, Option<String>)>,
+    /// Runtimes (with their apps) to make sure of before the other rows.
+    contexts: Vec<(Option<AppRegistration>, Option<(NewRuntime, Option<String>)>)>,
     new_functions: Vec<(NewAppFunctions, Option<String>)>,
     /// Known functions and the latest end seen in the batch.
     seen_functions: Vec<(String, NaiveDateTime)>,
@@ -133,6 +134,7 @@ impl DatabaseSink {
             conn: None,
             functions_seen: HashSet::new(),
             function_ids: HashMap::new(),
+            runtimes_ensured: HashSet::new(),
             hashers: Arc::new(Hashers {
                 app_groups: Sha::of_table(NewAppGroups::TABLE_INFO),
                 app_parents: Sha::of_table(NewAppParents::TABLE_INFO),
@@ -151,10 +153,21 @@ impl DatabaseSink {
         self.function_ids.entry(key).or_insert_with(|| function_id(app_id, module, function)).clone()
     }
 
-    fn rows(&mut self, batch: &[Arc<Record>], new_in_batch: &mut HashSet<String>) -> Rows {
+    fn rows(&mut self, batch: &[Arc<Record>], new_in_batch: &mut HashSet<String>, runtimes: &mut HashSet<String>) -> Rows {
         let mut rows = Rows::default();
         let mut seen_latest: HashMap<String, NaiveDateTime> = HashMap::new();
         for record in batch {
+            if let Some(context) = record.context() {
+                let key = context.runtime.clone().unwrap_or_default();
+                if !self.runtimes_ensured.contains(&key) && runtimes.insert(key) {
+                    let start = context.runtime.as_ref().map(|_| {
+                        let row = runtime_start(context);
+                        let sha = self.hashers.runtime.hex(&row);
+                        (row, sha)
+                    });
+                    rows.contexts.push((context.app.clone(), start));
+                }
+            }
             match &**record {
                 Record::Log(log) => {
                     let row = self.log_row(log);
@@ -174,14 +187,8 @@ impl DatabaseSink {
                     }
                     rows.calls.push(row);
                 }
-                Record::RuntimeStarted(start) => {
-                    if let Some(app) = &start.app {
-                        rows.apps.push(app.clone());
-                    }
-                    let row = runtime_start(start);
-                    let sha = self.hashers.runtime.hex(&row);
-                    rows.starts.push((row, sha));
-                }
+                // Written from its context, above.
+                Record::RuntimeStarted(_) => {}
                 Record::RuntimeEnded(end) => rows.ends.push((end.runtime.clone(), runtime_end(end))),
                 Record::DbObject(object) => {
                     let row = db_object(object);
@@ -301,12 +308,12 @@ fn is_data_error(error: &DieselError) -> bool {
     )
 }
 
-fn runtime_start(start: &RuntimeStarted) -> NewRuntime {
+fn runtime_start(context: &Context) -> NewRuntime {
     NewRuntime {
-        runtime_: Some(start.runtime.clone()),
-        app_id: start.app_id.clone(),
+        runtime_: context.runtime.clone(),
+        app_id: context.app_id.clone(),
         task_size: None,
-        start_time: Some(local(start.start)),
+        start_time: context.started.map(local),
         end_time: None,
         totals: None,
         totalm: None,
@@ -378,11 +385,13 @@ impl Hashers {
 }
 
 fn write(conn: &mut PgConnection, hashers: &Hashers, rows: &Rows) -> QueryResult<()> {
-    for app in &rows.apps {
-        hashers.register_app(conn, app)?;
-    }
-    for (start, sha) in &rows.starts {
-        diesel::insert_into(runtime::table).values((start, runtime::sha.eq(sha))).on_conflict_do_nothing().execute(conn)?;
+    for (app, start) in &rows.contexts {
+        if let Some(app) = app {
+            hashers.register_app(conn, app)?;
+        }
+        if let Some((start, sha)) = start {
+            diesel::insert_into(runtime::table).values((start, runtime::sha.eq(sha))).on_conflict_do_nothing().execute(conn)?;
+        }
     }
     if !rows.new_functions.is_empty() {
         let values: Vec<_> = rows.new_functions.iter().map(|(function, sha)| (function, app_functions::sha.eq(sha))).collect();
@@ -425,14 +434,16 @@ impl Sink for DatabaseSink {
         "database"
     }
 
-    fn deliver(&mut self, batch: &[Arc<Record>], _deadline: Option<Instant>) -> Result<Delivered, SinkError> {
+    fn deliver(&mut self, batch: &[Arc<Record>], _deadline: &Deadline) -> Result<Delivered, SinkError> {
         let mut new_functions = HashSet::new();
-        let rows = self.rows(batch, &mut new_functions);
+        let mut runtimes = HashSet::new();
+        let rows = self.rows(batch, &mut new_functions, &mut runtimes);
         let hashers = self.hashers.clone();
         let result = self.connection()?.transaction(|conn| write(conn, &hashers, &rows));
         match result {
             Ok(()) => {
                 self.functions_seen.extend(new_functions);
+                self.runtimes_ensured.extend(runtimes);
                 Ok(Delivered::default())
             }
             Err(error) if is_data_error(&error) => self.deliver_one_by_one(batch, &hashers),
@@ -447,8 +458,12 @@ impl DatabaseSink {
     fn deliver_one_by_one(&mut self, batch: &[Arc<Record>], hashers: &Hashers) -> Result<Delivered, SinkError> {
         let mut per_record = Vec::with_capacity(batch.len());
         let mut new_functions = HashSet::new();
+        let mut runtimes = HashSet::new();
         for record in batch {
-            per_record.push(self.rows(std::slice::from_ref(record), &mut new_functions));
+            // Each record makes sure of its own runtime: an earlier one may be refused.
+            let mut own_runtime = HashSet::new();
+            per_record.push(self.rows(std::slice::from_ref(record), &mut new_functions, &mut own_runtime));
+            runtimes.extend(own_runtime);
         }
         let mut rejected = Vec::new();
         let url = self.url.clone();
@@ -466,6 +481,7 @@ impl DatabaseSink {
         match result {
             Ok(()) => {
                 self.functions_seen.extend(new_functions);
+                self.runtimes_ensured.extend(runtimes);
                 Ok(Delivered { rejected })
             }
             Err(error) => Err(self.error(&error)),

@@ -25,7 +25,7 @@ use retry_policies::policies::ExponentialBackoff;
 use retry_policies::{Jitter, RetryDecision, RetryPolicy};
 use serde_json::{json, Map, Value};
 
-use super::{Delivered, Sink, SinkError};
+use super::{Deadline, Delivered, Sink, SinkError};
 use crate::record::{LogRecord, Record};
 use crate::settings::HecSettings;
 
@@ -135,7 +135,7 @@ impl Sink for HecSink {
         "splunk"
     }
 
-    fn deliver(&mut self, batch: &[Arc<Record>], deadline: Option<Instant>) -> Result<Delivered, SinkError> {
+    fn deliver(&mut self, batch: &[Arc<Record>], deadline: &Deadline) -> Result<Delivered, SinkError> {
         let events: Vec<Vec<u8>> = batch
             .iter()
             .map(|record| match &**record {
@@ -168,7 +168,7 @@ impl Sink for HecSink {
                         return Err(SinkError { message: format!("{answer} (gave up after {} attempts)", retries + 1), done: first });
                     };
                     let wait = execute_after.duration_since(SystemTime::now()).unwrap_or_default();
-                    if deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                    if deadline.get().is_some_and(|d| Instant::now() + wait >= d) {
                         return Err(SinkError { message: format!("{answer} (no time left to retry before the shutdown deadline)"), done: first });
                     }
                     std::thread::sleep(wait);

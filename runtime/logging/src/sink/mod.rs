@@ -4,7 +4,7 @@ pub(crate) mod console;
 pub(crate) mod database;
 pub(crate) mod hec;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::record::Record;
@@ -31,12 +31,30 @@ impl SinkError {
     }
 }
 
+/// When a sink must stop retrying: a given moment, or the shutdown
+/// deadline once shutdown has begun (read on every check, so a retry loop
+/// that started before shutdown still stops in time).
+#[derive(Clone)]
+pub(crate) struct Deadline {
+    pub given: Option<Instant>,
+    pub shutdown: Arc<OnceLock<Instant>>,
+}
+
+impl Deadline {
+    pub fn get(&self) -> Option<Instant> {
+        match (self.given, self.shutdown.get().copied()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 pub(crate) trait Sink: Send {
     /// The sink's name, also its spill subdirectory.
     fn name(&self) -> &'static str;
     /// Delivers `batch` in order; all or nothing, apart from `rejected`.
     /// Retries inside stop at `deadline`.
-    fn deliver(&mut self, batch: &[Arc<Record>], deadline: Option<Instant>) -> Result<Delivered, SinkError>;
+    fn deliver(&mut self, batch: &[Arc<Record>], deadline: &Deadline) -> Result<Delivered, SinkError>;
 }
 
 /// Which records a sink takes.
