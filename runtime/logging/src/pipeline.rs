@@ -4,9 +4,11 @@
 //!
 //! - an app thread pushes onto the bounded queue; when it is full it waits
 //!   `queue_wait`, then writes the record to every sink's spill file itself;
-//! - the router hands each record to the queue of every sink that takes it;
-//!   a sink whose queue is full gets the record in its spill file instead,
-//!   so a slow sink never holds back the others;
+//! - the router hands each record to the queue of every sink that takes it,
+//!   waiting up to `queue_wait` on a full one; a sink whose queue stays full
+//!   that long gets the record in its spill file instead, and further records
+//!   too without waiting until its queue is half empty, so a stuck sink holds
+//!   back the others once, not per record;
 //! - a sink worker writes batches; a batch it cannot deliver goes to its
 //!   spill file with the error, and while its spill file holds records it
 //!   replays them first, so records reach the sink in order;
@@ -157,8 +159,9 @@ impl Shared {
             let worker = Worker::new(setup.sink, sink_rx, setup.spill, counters, &options, shutdown_deadline.clone());
             threads.push(std::thread::Builder::new().name(format!("dc-log-{name}")).spawn(move || worker.run()).expect("spawn a logging thread"));
         }
-        let routes: Vec<Route> = handles.iter().map(|h| Route { accepts: h.accepts, tx: h.tx.clone(), spill: h.spill.clone(), counters: h.counters.clone() }).collect();
-        threads.push(std::thread::Builder::new().name("dc-log-router".into()).spawn(move || route(rx, routes)).expect("spawn the logging router"));
+        let routes: Vec<Route> = handles.iter().map(|h| Route { accepts: h.accepts, tx: h.tx.clone(), spill: h.spill.clone(), counters: h.counters.clone(), overflowing: false }).collect();
+        let queue_wait = options.queue_wait;
+        threads.push(std::thread::Builder::new().name("dc-log-router".into()).spawn(move || route(rx, routes, queue_wait)).expect("spawn the logging router"));
         Arc::new(Shared {
             tx,
             context,
@@ -321,17 +324,44 @@ struct Route {
     tx: Sender<Msg>,
     spill: Arc<Spill>,
     counters: Arc<SinkCounters>,
+    /// The sink's queue stayed full for `queue_wait`: records go to its
+    /// spill file without waiting until the queue is half empty again.
+    overflowing: bool,
 }
 
-fn route(rx: Receiver<Msg>, routes: Vec<Route>) {
+impl Route {
+    /// Hands `record` to the sink: waits up to `wait` on a full queue (so a
+    /// sink that is only slower than the app slows the app, as the bounded
+    /// queue promises), but not while the sink is known to be stuck.
+    fn send(&mut self, record: Arc<Record>, wait: Duration) {
+        if self.overflowing && self.tx.len() <= self.tx.capacity().unwrap_or(0) / 2 {
+            self.overflowing = false;
+        }
+        let refused = if self.overflowing {
+            match self.tx.try_send(Msg::Record(record)) {
+                Ok(()) => None,
+                Err(TrySendError::Full(msg) | TrySendError::Disconnected(msg)) => Some(msg),
+            }
+        } else {
+            match self.tx.send_timeout(Msg::Record(record), wait) {
+                Ok(()) => None,
+                Err(SendTimeoutError::Timeout(msg) | SendTimeoutError::Disconnected(msg)) => Some(msg),
+            }
+        };
+        if let Some(Msg::Record(record)) = refused {
+            self.overflowing = true;
+            spill_or_report(&self.spill, &self.counters, &[record], "the sink's queue stayed full", false);
+        }
+    }
+}
+
+fn route(rx: Receiver<Msg>, mut routes: Vec<Route>, queue_wait: Duration) {
     PIPELINE_THREAD.with(|flag| flag.set(true));
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Record(record) => {
-                for route in routes.iter().filter(|r| (r.accepts)(&record)) {
-                    if let Err(TrySendError::Full(Msg::Record(record)) | TrySendError::Disconnected(Msg::Record(record))) = route.tx.try_send(Msg::Record(record.clone())) {
-                        spill_or_report(&route.spill, &route.counters, &[record], "the sink's queue was full", false);
-                    }
+                for route in routes.iter_mut().filter(|r| (r.accepts)(&record)) {
+                    route.send(record.clone(), queue_wait);
                 }
             }
             Msg::Flush(ack) => {
