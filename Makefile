@@ -66,3 +66,16 @@ bench-verify: system-deps
 ROWS ?= 1000000
 bench-merge: system-deps
 	ROWS=$(ROWS) $(CARGO) bench -p dc-runtime --bench merge
+
+# Logging (runtime/logging): the app-thread cost of an event against tracing-appender, events/s
+# into PostgreSQL against plain COPY, loss and peak RSS during an outage. EVENTS sets the size.
+.PHONY: bench-logging soak-logging
+bench: bench-logging
+EVENTS ?= 200000
+bench-logging: system-deps
+	EVENTS=$(EVENTS) $(CARGO) bench -p dc-logging --bench logging
+
+# The fault run of the logging tests (PostgreSQL stopped for the middle third, Splunk busy for
+# another stretch) at the issue's full 200,000 events; `make test` runs 20,000.
+soak-logging: system-deps
+	DC_LOGGING_FAULT_EVENTS=200000 $(CARGO) test -p dc-logging --test logging -- faults::postgres_stopped --nocapture

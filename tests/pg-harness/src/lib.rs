@@ -100,7 +100,7 @@ impl Cluster {
                 Err(StartFailure { error, .. }) => {
                     // A half-started server must not outlive us; keep the directory so the
                     // log named in the error can still be read (the next run reaps it).
-                    let _ = stop_server(&bin_dir, server_user, &root, &data_dir);
+                    let _ = stop_server(&bin_dir, server_user, &root, &data_dir, "immediate");
                     let _ = cluster_dir.keep();
                     return Err(error);
                 }
@@ -234,6 +234,27 @@ impl Cluster {
         drop(self);
     }
 
+    /// Stops the server with `pg_ctl stop` (fast mode: sessions are ended, committed data is
+    /// kept) and keeps the cluster, for fault tests: clients lose their connections until
+    /// [`Cluster::start_server`].
+    pub fn stop_server(&self) -> Result<(), HarnessError> {
+        stop_server(&self.bin_dir, self.server_user, &self.root, &self.data_dir, "fast")
+    }
+
+    /// Starts a server stopped by [`Cluster::stop_server`] again, on the same port, and waits
+    /// until it accepts connections.
+    pub fn start_server(&self) -> Result<(), HarnessError> {
+        start_server(
+            &self.bin_dir,
+            self.server_user,
+            &self.root,
+            &self.data_dir,
+            &self.log_path,
+            self.port,
+        )
+        .map_err(|failure| failure.error)
+    }
+
     fn run_psql(
         &self,
         database: &str,
@@ -297,7 +318,7 @@ impl Cluster {
         let Some(cluster_dir) = guard.take() else {
             return Ok(());
         };
-        let stopped = stop_server(&self.bin_dir, self.server_user, &self.root, &self.data_dir);
+        let stopped = stop_server(&self.bin_dir, self.server_user, &self.root, &self.data_dir, "immediate");
         if stopped.is_err() {
             // The server may still use its files; leave them for the next run's reaper.
             let _ = cluster_dir.keep();
@@ -482,13 +503,15 @@ fn start_server(
     })
 }
 
-/// `pg_ctl stop -m immediate` (the data is discarded, so a clean checkpoint is wasted work);
+/// `pg_ctl stop -m <mode>` (immediate for teardown: the data is discarded, so a clean
+/// checkpoint is wasted work);
 /// if pg_ctl itself fails, SIGQUIT to the postmaster, which is what immediate mode sends.
 fn stop_server(
     bin_dir: &Path,
     server_user: ServerUser,
     root: &Path,
     data_dir: &Path,
+    mode: &str,
 ) -> Result<(), HarnessError> {
     let Some(postmaster_pid) = read_postmaster_pid(data_dir) else {
         return Ok(());
@@ -497,7 +520,7 @@ fn stop_server(
     let pg_ctl_result = server_command(&pg_ctl, server_user, root)
         .arg("-D")
         .arg(data_dir)
-        .args(["-m", "immediate", "-w", "-t", "60", "stop"])
+        .args(["-m", mode, "-w", "-t", "60", "stop"])
         .stdin(Stdio::null())
         .output();
     let pg_ctl_problem = match pg_ctl_result {
@@ -605,6 +628,7 @@ fn reap_abandoned_clusters(base: &Path, bin_dir: &Path, server_user: ServerUser)
             server_user,
             &cluster_root,
             &cluster_root.join("data"),
+            "immediate",
         )
         .is_ok()
         {

@@ -438,3 +438,25 @@ fn a_failed_start_reports_the_server_log() {
     );
     std::fs::remove_dir_all(kept_cluster_root).unwrap();
 }
+
+#[test]
+fn a_stopped_server_starts_again_on_the_same_port_with_its_data() {
+    let cluster = Cluster::start().expect("start a cluster");
+    let database = cluster.create_database("restart").expect("create database");
+    cluster
+        .psql(&database, "CREATE TABLE kept (id int); INSERT INTO kept VALUES (7);")
+        .expect("create a table");
+    let port = cluster.port();
+    cluster.stop_server().expect("stop the server");
+    assert!(cluster.postmaster_pid().is_none(), "the server is down");
+    assert!(
+        cluster.query(&database, "SELECT 1").is_err(),
+        "no connection while stopped"
+    );
+    cluster.start_server().expect("start the server again");
+    assert_eq!(cluster.port(), port);
+    assert_eq!(
+        cluster.query(&database, "SELECT id FROM kept").expect("query"),
+        rows(&[&["7"]])
+    );
+}

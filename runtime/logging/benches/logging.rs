@@ -1,0 +1,251 @@
+//! `make bench-logging`: dc-logging against tracing-appender and plain COPY, on a throwaway PostgreSQL.
+//!
+//! - app-thread cost of `info!` with three fields, our layer (database sink)
+//!   against tracing-appender's non-blocking writer to a file, each call
+//!   timed on its own (median, p99); queues large enough that neither blocks;
+//! - sustained events/s into PostgreSQL through the layer (emit as fast as
+//!   the queue takes them, until the last row committed), against one
+//!   binary COPY of the same rows into an empty `logs` table;
+//! - lost: records accepted minus rows in `logs`;
+//! - peak RSS of a process of its own that logs EVENTS events while its
+//!   database is down (everything goes to the spill file).
+//!
+//! EVENTS (default 200,000) sets the size of the throughput and outage runs.
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+use dc_logging::{AppIdentity, LogSettings, Logging};
+use dc_runtime::db::{self, DatabaseUrl};
+use dc_schema::enums::{LogLevel, RuntimeExitCode};
+use dc_schema::schema::logs;
+use diesel::prelude::*;
+use diesel::ExecuteCopyFromDsl;
+use pg_harness::Cluster;
+use tracing::info;
+use tracing_subscriber::layer::SubscriberExt;
+
+const APP_CALLS: usize = 100_000;
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--outage-child") {
+        return outage_child();
+    }
+    let events: usize = std::env::var("EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let cluster = Cluster::start().expect("start PostgreSQL");
+
+    // 1. App-thread cost, side by side.
+    let database = migrated(&cluster, "bench_app");
+    let app_spill = tempfile::tempdir().unwrap();
+    let (ours, accepted_app) = app_thread_cost_ours(&cluster, &database, app_spill.path());
+    let appender = app_thread_cost_appender();
+    println!(
+        "app thread, info! with three fields ({APP_CALLS} calls): ours median {} ns p99 {} ns; tracing-appender median {} ns p99 {} ns",
+        ours.0, ours.1, appender.0, appender.1
+    );
+    let lost_app = accepted_app as i64 - count_logs(&cluster, &database) as i64;
+
+    // 2. Throughput into PostgreSQL against COPY of the same rows.
+    let database = migrated(&cluster, "bench_db");
+    let db_spill = tempfile::tempdir().unwrap();
+    let (events_per_s, accepted_db) = throughput_ours(&cluster, &database, db_spill.path(), events);
+    let in_logs = count_logs(&cluster, &database);
+    let lost_db = accepted_db as i64 - in_logs as i64;
+    let copy_per_s = copy_same_rows(&cluster, &database);
+    println!("into PostgreSQL ({events} events): ours {events_per_s:.0} events/s, plain binary COPY of the same rows {copy_per_s:.0} rows/s");
+
+    // 3. Peak RSS during an outage, in a process of its own.
+    let peak_rss_mb = outage_peak_rss(events);
+    let lost = lost_app.max(0) + lost_db.max(0);
+    println!(
+        "logging-bench: app_ns_median={} app_ns_p99={} appender_ns_median={} db_events_per_s={:.0} db_vs_copy={:.2} lost={lost} peak_rss_mb={peak_rss_mb}",
+        ours.0,
+        ours.1,
+        appender.0,
+        events_per_s,
+        events_per_s / copy_per_s
+    );
+}
+
+fn migrated(cluster: &Cluster, prefix: &str) -> String {
+    let name = cluster.create_database(prefix).expect("create database");
+    let url = DatabaseUrl::new(cluster.url(&name));
+    let mut conn = url.establish().expect("connect");
+    db::run_migrations(&mut conn, dc_schema::MIGRATIONS, &url).expect("migrations");
+    name
+}
+
+fn count_logs(cluster: &Cluster, database: &str) -> u64 {
+    cluster.query(database, "SELECT count(*) FROM logs").unwrap()[0][0].parse().unwrap()
+}
+
+fn settings(spill: &std::path::Path) -> LogSettings {
+    LogSettings { console: false, spill_dir: spill.to_path_buf(), handle_sigterm: false, ..LogSettings::default() }
+}
+
+fn percentiles(mut samples: Vec<u64>) -> (u64, u64) {
+    samples.sort_unstable();
+    (samples[samples.len() / 2], samples[samples.len() * 99 / 100])
+}
+
+/// Times each call on its own; `emit` is one `info!` with three fields.
+fn time_calls(emit: impl Fn(usize)) -> Vec<u64> {
+    // Warm-up: callsite registration, first allocations.
+    for n in 0..1000 {
+        emit(n);
+    }
+    (0..APP_CALLS)
+        .map(|n| {
+            let started = Instant::now();
+            emit(n);
+            started.elapsed().as_nanos() as u64
+        })
+        .collect()
+}
+
+fn emit_three_fields(n: usize) {
+    info!(shop = "zagreb", price = n as u64, fresh = true, "price checked");
+}
+
+fn app_thread_cost_ours(cluster: &Cluster, database: &str, spill: &std::path::Path) -> ((u64, u64), u64) {
+    let mut settings = settings(spill);
+    settings.queue_size = APP_CALLS + 2000;
+    let (layer, guard) = Logging::new(settings)
+        .app(AppIdentity::new("bench", "logging", "app_thread"))
+        .database(DatabaseUrl::new(cluster.url(database)))
+        .build()
+        .unwrap();
+    let samples = tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || time_calls(emit_three_fields));
+    // Everything written before the count is taken.
+    while !guard.flush() || guard.stats().sinks.iter().any(|s| s.backlog) {}
+    let stats = guard.finish(RuntimeExitCode::Finished);
+    // Less the runtime's start and end records, which write no logs row.
+    (percentiles(samples), stats.accepted - 2)
+}
+
+fn app_thread_cost_appender() -> (u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = std::fs::File::create(dir.path().join("appender.log")).unwrap();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default().buffered_lines_limit(APP_CALLS + 2000).finish(file);
+    let subscriber = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(false));
+    let samples = tracing::subscriber::with_default(subscriber, || time_calls(emit_three_fields));
+    drop(guard);
+    percentiles(samples)
+}
+
+/// Emits `events` as fast as the queue takes them; the clock stops when the last row committed.
+fn throughput_ours(cluster: &Cluster, database: &str, spill: &std::path::Path, events: usize) -> (f64, u64) {
+    let mut settings = settings(spill);
+    // A full queue makes the app wait, never spill, so this measures the database sink.
+    settings.queue_wait = Duration::from_secs(60);
+    settings.batch_size = 5000;
+    let (layer, guard) = Logging::new(settings)
+        .app(AppIdentity::new("bench", "logging", "throughput"))
+        .database(DatabaseUrl::new(cluster.url(database)))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for n in 0..events {
+            emit_three_fields(n);
+        }
+    });
+    let stats = guard.finish(RuntimeExitCode::Finished);
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(stats.spilled(), stats.sink("database").map_or(0, |s| s.replayed), "{stats:?}");
+    // Less the runtime's start and end records, which write no logs row.
+    ((events as f64) / elapsed, stats.accepted - 2)
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = logs)]
+#[diesel(treat_none_as_default_value = false)]
+struct LogRow {
+    app_id: Option<String>,
+    module_name: Option<String>,
+    module_path: Option<String>,
+    function_name: Option<String>,
+    function_id: Option<String>,
+    call_chain: Option<String>,
+    instance_id: Option<i32>,
+    lineno: Option<i32>,
+    log_level: Option<LogLevel>,
+    msg: Option<String>,
+    context_json: Option<String>,
+    runtime: Option<String>,
+    date_created: NaiveDateTime,
+}
+
+/// Reads back the rows the layer wrote and COPYs them, in one statement, into a fresh database.
+fn copy_same_rows(cluster: &Cluster, from: &str) -> f64 {
+    let mut source = PgConnection::establish(&cluster.url(from)).unwrap();
+    let rows: Vec<dc_schema::models::Logs> = logs::table.select(dc_schema::models::Logs::as_select()).load(&mut source).unwrap();
+    let rows: Vec<LogRow> = rows
+        .into_iter()
+        .map(|r| LogRow {
+            app_id: r.app_id,
+            module_name: r.module_name,
+            module_path: r.module_path,
+            function_name: r.function_name,
+            function_id: r.function_id,
+            call_chain: r.call_chain,
+            instance_id: r.instance_id,
+            lineno: r.lineno,
+            log_level: r.log_level,
+            msg: r.msg,
+            context_json: r.context_json,
+            runtime: None,
+            date_created: r.date_created,
+        })
+        .collect();
+    let target = migrated(cluster, "bench_copy");
+    let mut conn = PgConnection::establish(&cluster.url(&target)).unwrap();
+    // The layer's rows point at an app; the copy keeps app_id, so register it.
+    diesel::sql_query("ALTER TABLE logs DROP CONSTRAINT fk_logs_app_id_apps").execute(&mut conn).unwrap();
+    let started = Instant::now();
+    let copied = diesel::copy_from(logs::table).from_insertable(&rows).execute(&mut conn).unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(copied, rows.len());
+    rows.len() as f64 / elapsed
+}
+
+/// Starts this benchmark again as a child that logs with its database down.
+fn outage_peak_rss(events: usize) -> u64 {
+    let output = std::process::Command::new(std::env::current_exe().unwrap()).arg("--outage-child").env("EVENTS", events.to_string()).output().expect("run the outage child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let line = stdout.lines().find(|l| l.starts_with("outage:")).expect("the child's report");
+    println!("{line}");
+    line.split_whitespace().find_map(|w| w.strip_prefix("peak_rss_mb=")).unwrap().parse().unwrap()
+}
+
+/// The child: a database on a stopped server, EVENTS events, everything spilled.
+fn outage_child() {
+    let events: usize = std::env::var("EVENTS").unwrap().parse().unwrap();
+    let cluster = Cluster::start().expect("start PostgreSQL");
+    let database = migrated(&cluster, "bench_outage");
+    cluster.stop_server().expect("stop the server");
+    let spill = tempfile::tempdir().unwrap();
+    let (layer, guard) = Logging::new(settings(spill.path()))
+        .app(AppIdentity::new("bench", "logging", "outage"))
+        .database(DatabaseUrl::new(cluster.url(&database)))
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for n in 0..events {
+            emit_three_fields(n);
+        }
+    });
+    let stats = guard.finish(RuntimeExitCode::Finished);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let peak_kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches(" kB").parse().unwrap();
+    let in_spill: usize = std::fs::read_dir(spill.path().join("database"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap().lines().count())
+        .sum();
+    println!("outage: events={events} accepted={} in_spill_file={in_spill} peak_rss_mb={}", stats.accepted, peak_kb / 1024);
+    assert_eq!(in_spill as u64, stats.accepted, "every accepted record is in the spill file");
+    cluster.start_server().ok();
+}

@@ -1,0 +1,248 @@
+//! The `tracing_subscriber::Layer`: events become log records and function spans become function calls, built on the app thread and queued.
+//!
+//! The app thread does the cheap part only: it copies the event's fields,
+//! formats its message and takes the call chain its span computed once when
+//! it opened. Hashing, JSON and I/O happen on the sink threads.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record as SpanValues};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::Context as LayerContext;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+use crate::pipeline::{on_pipeline_thread, Shared};
+use crate::record::{log_level, FunctionCall, LogRecord, Record};
+
+/// The fields that make a span a timed function (`function_log`).
+pub const FUNCTION_FIELDS: [&str; 3] = ["task_size", "solved", "failed"];
+
+/// Joins span names in `logs.call_chain`.
+pub const CHAIN_SEPARATOR: &str = " -> ";
+
+/// Feeds the logging pipeline; get one from [`crate::Logging::build`].
+#[derive(Clone)]
+pub struct DcLayer {
+    shared: Arc<Shared>,
+}
+
+impl DcLayer {
+    pub(crate) fn new(shared: Arc<Shared>) -> DcLayer {
+        DcLayer { shared }
+    }
+}
+
+/// What the layer keeps in each span.
+struct SpanData {
+    chain: Arc<str>,
+    function: Option<FunctionSpan>,
+}
+
+struct FunctionSpan {
+    start: DateTime<Utc>,
+    started: Instant,
+    thread_id: i32,
+    function_no: i32,
+    counts: Counts,
+}
+
+#[derive(Default)]
+struct Counts {
+    task_size: Option<i64>,
+    solved: Option<i64>,
+    failed: Option<i64>,
+}
+
+impl Visit for Counts {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        match field.name() {
+            "task_size" => self.task_size = Some(value),
+            "solved" => self.solved = Some(value),
+            "failed" => self.failed = Some(value),
+            _ => {}
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.record_i64(field, value.min(i64::MAX as u64) as i64);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        // `task_size = rows.len()` arrives as u64; anything else numeric-looking as text.
+        if let Ok(parsed) = format!("{value:?}").parse::<i64>() {
+            self.record_i64(field, parsed);
+        }
+    }
+}
+
+thread_local! {
+    /// Function spans opened on this thread so far: `function_log.function_no`.
+    static FUNCTION_NO: Cell<i32> = const { Cell::new(0) };
+    static THREAD_ID: Cell<i32> = const { Cell::new(0) };
+}
+
+/// The OS thread id (what `ps -L` shows), cached per thread.
+fn thread_id() -> i32 {
+    THREAD_ID.with(|cached| {
+        if cached.get() == 0 {
+            // SAFETY: gettid has no preconditions.
+            cached.set(unsafe { libc::syscall(libc::SYS_gettid) } as i32);
+        }
+        cached.get()
+    })
+}
+
+/// Collects an event's message and other fields.
+struct EventFields {
+    message: String,
+    fields: Vec<(Cow<'static, str>, serde_json::Value)>,
+}
+
+impl Visit for EventFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            self.fields.push((Cow::Borrowed(field.name()), serde_json::Value::String(value.to_string())));
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.fields.push((Cow::Borrowed(field.name()), value.into()));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.fields.push((Cow::Borrowed(field.name()), value.into()));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.fields.push((Cow::Borrowed(field.name()), serde_json::Number::from_f64(value).map_or(serde_json::Value::Null, serde_json::Value::Number)));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.fields.push((Cow::Borrowed(field.name()), value.into()));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.fields.push((Cow::Borrowed(field.name()), serde_json::Value::String(value.to_string())));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            self.fields.push((Cow::Borrowed(field.name()), serde_json::Value::String(format!("{value:?}"))));
+        }
+    }
+}
+
+impl<S> Layer<S> for DcLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let name = attrs.metadata().name();
+        let chain: Arc<str> = match span.parent().and_then(|parent| parent.extensions().get::<SpanData>().map(|data| data.chain.clone())) {
+            Some(parent) => format!("{parent}{CHAIN_SEPARATOR}{name}").into(),
+            None => name.into(),
+        };
+        let fields = attrs.metadata().fields();
+        let function = FUNCTION_FIELDS.iter().any(|f| fields.field(f).is_some()).then(|| {
+            let mut counts = Counts::default();
+            attrs.record(&mut counts);
+            FunctionSpan {
+                start: Utc::now(),
+                started: Instant::now(),
+                thread_id: thread_id(),
+                function_no: FUNCTION_NO.with(|n| {
+                    n.set(n.get() + 1);
+                    n.get()
+                }),
+                counts,
+            }
+        });
+        if !on_pipeline_thread() {
+            crate::dependency::on_new_span(&self.shared, attrs);
+        }
+        span.extensions_mut().insert(SpanData { chain, function });
+    }
+
+    fn on_record(&self, id: &Id, values: &SpanValues<'_>, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(function) = extensions.get_mut::<SpanData>().and_then(|data| data.function.as_mut()) {
+            values.record(&mut function.counts);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        if on_pipeline_thread() {
+            return;
+        }
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let Some(function) = span.extensions_mut().get_mut::<SpanData>().and_then(|data| data.function.take()) else {
+            return;
+        };
+        let span = span;
+        let metadata = span.metadata();
+        let end = function.start + chrono::Duration::from_std(function.started.elapsed()).unwrap_or_default();
+        self.shared.submit(Record::FunctionCall(FunctionCall {
+            context: self.shared.context.clone(),
+            function: Cow::Borrowed(metadata.name()),
+            module: metadata.module_path().map(Cow::Borrowed),
+            file: metadata.file().map(Cow::Borrowed),
+            thread_id: function.thread_id,
+            function_no: function.function_no,
+            task_size: function.counts.task_size,
+            solved: function.counts.solved,
+            failed: function.counts.failed,
+            start: function.start,
+            end,
+        }));
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+        if on_pipeline_thread() {
+            return;
+        }
+        let metadata = event.metadata();
+        let level = log_level(metadata.level());
+        if *metadata.level() == tracing::Level::ERROR {
+            self.shared.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut fields = EventFields { message: String::new(), fields: Vec::new() };
+        event.record(&mut fields);
+        let (function, call_chain) = match ctx.event_span(event) {
+            Some(span) => (Some(Cow::Borrowed(span.name())), span.extensions().get::<SpanData>().map(|data| data.chain.clone())),
+            None => (None, None),
+        };
+        self.shared.submit(Record::Log(LogRecord {
+            context: self.shared.context.clone(),
+            time: Utc::now(),
+            level,
+            target: Cow::Borrowed(metadata.target()),
+            module: metadata.module_path().map(Cow::Borrowed),
+            file: metadata.file().map(Cow::Borrowed),
+            line: metadata.line(),
+            function,
+            call_chain,
+            message: fields.message,
+            fields: fields.fields,
+        }));
+    }
+}

@@ -1,0 +1,490 @@
+//! The database sink: each batch in one transaction — runtime rows, app_functions upserts, logs and function_log by binary COPY, runtime ends, app_db_objects.
+//!
+//! Tables and columns come from the generated crate (`dc_schema::schema`,
+//! `dc_schema::models`), so a spec change that breaks a column this sink
+//! writes breaks the build, not a running app. The COPY row structs below
+//! exist because Diesel's `copy_from(..).from_insertable` needs every
+//! column given (`treat_none_as_default_value = false`), which the
+//! generated insert structs leave to the database; they also set
+//! `date_created` to the event's time, so a replayed record keeps it.
+//!
+//! A batch whose transaction fails on bad data (a foreign key, a check) is
+//! written again record by record under savepoints: the rows that fail are
+//! refused (kept in the rejected file) and the rest commit. Any other error
+//! (the server gone, say) fails the batch as a whole, which then waits in
+//! the spill file.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use dc_runtime::db::DatabaseUrl;
+use dc_runtime::row::{RowReader, RowShape};
+use dc_runtime::table::TableInfo;
+use dc_schema::enums::LogLevel;
+use dc_schema::models::{NewAppDbObjects, NewAppFunctions, NewAppGroups, NewAppParents, NewApps, NewFunctionLog, NewRuntime, RuntimeChangeset};
+use dc_schema::schema::{app_db_objects, app_functions, app_groups, app_parents, apps, function_log, logs, runtime};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::upsert::excluded;
+use diesel::ExecuteCopyFromDsl;
+use serde::Serialize;
+
+use super::{Deadline, Delivered, Sink, SinkError};
+use crate::ids::{function_id, hash_id};
+use crate::record::{local, totals, AppRegistration, Context, DbObject, FunctionCall, LogRecord, Record, RuntimeEnded};
+
+#[derive(Insertable)]
+#[diesel(table_name = logs)]
+#[diesel(treat_none_as_default_value = false)]
+struct LogRow {
+    app_id: Option<String>,
+    module_name: Option<String>,
+    module_path: Option<String>,
+    function_name: Option<String>,
+    function_id: Option<String>,
+    call_chain: Option<String>,
+    instance_id: Option<i32>,
+    lineno: Option<i32>,
+    log_level: Option<LogLevel>,
+    msg: Option<String>,
+    context_json: Option<String>,
+    runtime: Option<String>,
+    date_created: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = function_log)]
+#[diesel(treat_none_as_default_value = false)]
+struct FunctionLogRow {
+    function_hash: Option<String>,
+    function_no: Option<i32>,
+    main_app: Option<String>,
+    app_id: Option<String>,
+    thread_id: Option<i32>,
+    task_size: Option<i64>,
+    solved: Option<i32>,
+    failed: Option<i32>,
+    start_time: Option<NaiveDateTime>,
+    end_time: Option<NaiveDateTime>,
+    totals: Option<i32>,
+    totalm: Option<i32>,
+    totalh: Option<i32>,
+    runtime: Option<String>,
+    sha: Option<String>,
+    date_created: NaiveDateTime,
+}
+
+/// The `sha` of a framework row, as merge computes it.
+struct Sha {
+    shape: RowShape,
+}
+
+impl Sha {
+    fn of_table(table_info: &str) -> Sha {
+        let info = TableInfo::parse(table_info).expect("the generated TABLE_INFO parses");
+        Sha { shape: RowShape::new(info).expect("the generated TABLE_INFO has a row shape") }
+    }
+
+    fn hex<T: Serialize>(&self, row: &T) -> Option<String> {
+        RowReader::for_hashing(&self.shape).sha_hex(row).ok()
+    }
+}
+
+struct Hashers {
+    app_groups: Sha,
+    app_parents: Sha,
+    apps: Sha,
+    runtime: Sha,
+    app_functions: Sha,
+    function_log: Sha,
+    app_db_objects: Sha,
+}
+
+pub(crate) struct DatabaseSink {
+    url: DatabaseUrl,
+    conn: Option<PgConnection>,
+    /// Functions whose app_functions row this process wrote.
+    functions_seen: HashSet<String>,
+    /// `app \x1f module \x1f function` → function id.
+    function_ids: HashMap<String, String>,
+    /// Runtimes whose app and runtime rows this sink made sure of.
+    runtimes_ensured: HashSet<String>,
+    hashers: Arc<Hashers>,
+}
+
+/// One batch turned into rows, in the order they are written.
+#[derive(Default)]
+struct Rows {
+    /// Runtimes (with their apps) to make sure of before the other rows.
+    contexts: Vec<(Option<AppRegistration>, Option<(NewRuntime, Option<String>)>)>,
+    new_functions: Vec<(NewAppFunctions, Option<String>)>,
+    /// Known functions and the latest end seen in the batch.
+    seen_functions: Vec<(String, NaiveDateTime)>,
+    logs: Vec<LogRow>,
+    calls: Vec<FunctionLogRow>,
+    ends: Vec<(String, RuntimeChangeset)>,
+    objects: Vec<(NewAppDbObjects, Option<String>)>,
+}
+
+impl DatabaseSink {
+    pub fn new(url: DatabaseUrl) -> DatabaseSink {
+        DatabaseSink {
+            url,
+            conn: None,
+            functions_seen: HashSet::new(),
+            function_ids: HashMap::new(),
+            runtimes_ensured: HashSet::new(),
+            hashers: Arc::new(Hashers {
+                app_groups: Sha::of_table(NewAppGroups::TABLE_INFO),
+                app_parents: Sha::of_table(NewAppParents::TABLE_INFO),
+                apps: Sha::of_table(NewApps::TABLE_INFO),
+                runtime: Sha::of_table(NewRuntime::TABLE_INFO),
+                app_functions: Sha::of_table(NewAppFunctions::TABLE_INFO),
+                function_log: Sha::of_table(NewFunctionLog::TABLE_INFO),
+                app_db_objects: Sha::of_table(NewAppDbObjects::TABLE_INFO),
+            }),
+        }
+    }
+
+    fn function_id(&mut self, app_id: Option<&str>, module: &str, function: &str) -> String {
+        let app_id = app_id.unwrap_or("");
+        let key = format!("{app_id}\u{1f}{module}\u{1f}{function}");
+        self.function_ids.entry(key).or_insert_with(|| function_id(app_id, module, function)).clone()
+    }
+
+    fn rows(&mut self, batch: &[Arc<Record>], new_in_batch: &mut HashSet<String>, runtimes: &mut HashSet<String>) -> Rows {
+        let mut rows = Rows::default();
+        let mut seen_latest: HashMap<String, NaiveDateTime> = HashMap::new();
+        for record in batch {
+            if let Some(context) = record.context() {
+                let key = context.runtime.clone().unwrap_or_default();
+                if !self.runtimes_ensured.contains(&key) && runtimes.insert(key) {
+                    let start = context.runtime.as_ref().map(|_| {
+                        let row = runtime_start(context);
+                        let sha = self.hashers.runtime.hex(&row);
+                        (row, sha)
+                    });
+                    rows.contexts.push((context.app.clone(), start));
+                }
+            }
+            match &**record {
+                Record::Log(log) => {
+                    let row = self.log_row(log);
+                    rows.logs.push(row);
+                }
+                Record::FunctionCall(call) => {
+                    let (row, function) = self.call_row(call);
+                    let hash = row.function_hash.clone().unwrap_or_default();
+                    let end = row.end_time.unwrap_or_default();
+                    if self.functions_seen.contains(&hash) || new_in_batch.contains(&hash) {
+                        let latest = seen_latest.entry(hash).or_insert(end);
+                        *latest = (*latest).max(end);
+                    } else {
+                        new_in_batch.insert(hash);
+                        let sha = self.hashers.app_functions.hex(&function);
+                        rows.new_functions.push((function, sha));
+                    }
+                    rows.calls.push(row);
+                }
+                // Written from its context, above.
+                Record::RuntimeStarted(_) => {}
+                Record::RuntimeEnded(end) => rows.ends.push((end.runtime.clone(), runtime_end(end))),
+                Record::DbObject(object) => {
+                    let row = db_object(object);
+                    let sha = self.hashers.app_db_objects.hex(&row);
+                    rows.objects.push((row, sha));
+                }
+            }
+        }
+        // Newly seen functions take the latest end of the batch as last_seen too.
+        for (function, _) in &mut rows.new_functions {
+            if let Some(latest) = function.function_hash.as_ref().and_then(|h| seen_latest.remove(h)) {
+                function.last_seen = function.last_seen.max(Some(latest));
+            }
+        }
+        rows.seen_functions = seen_latest.into_iter().collect();
+        rows
+    }
+
+    fn log_row(&mut self, log: &LogRecord) -> LogRow {
+        let app_id = log.context.app_id.as_deref();
+        let function_id = log.function.as_deref().map(|function| self.function_id(app_id, log.module.as_deref().unwrap_or(""), function));
+        LogRow {
+            app_id: log.context.app_id.clone(),
+            module_name: log.module.as_deref().map(str::to_string),
+            module_path: log.file.as_deref().map(str::to_string),
+            function_name: log.function.as_deref().map(str::to_string),
+            function_id,
+            call_chain: log.call_chain.as_deref().map(str::to_string),
+            instance_id: log.context.instance_id,
+            lineno: log.line.map(|n| n.min(i32::MAX as u32) as i32),
+            log_level: Some(log.level),
+            msg: Some(log.message.clone()),
+            context_json: log.context_json(),
+            runtime: log.context.runtime.clone(),
+            date_created: local(log.time),
+        }
+    }
+
+    fn call_row(&mut self, call: &FunctionCall) -> (FunctionLogRow, NewAppFunctions) {
+        let app_id = call.context.app_id.as_deref();
+        let module = call.module.as_deref().unwrap_or("");
+        let hash = self.function_id(app_id, module, &call.function);
+        let (start, end) = (local(call.start), local(call.end));
+        let (seconds, minutes, hours) = totals(call.start, call.end);
+        let clamp = |n: Option<i64>| n.map(|n| n.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+        let mut row = FunctionLogRow {
+            function_hash: Some(hash.clone()),
+            function_no: Some(call.function_no),
+            main_app: call.context.app_id.clone(),
+            app_id: call.context.app_id.clone(),
+            thread_id: Some(call.thread_id),
+            task_size: call.task_size,
+            solved: clamp(call.solved).or(Some(0)),
+            failed: clamp(call.failed).or(Some(0)),
+            start_time: Some(start),
+            end_time: Some(end),
+            totals: Some(seconds),
+            totalm: Some(minutes),
+            totalh: Some(hours),
+            runtime: call.context.runtime.clone(),
+            sha: None,
+            date_created: end,
+        };
+        row.sha = self.hashers.function_log.hex(&NewFunctionLog {
+            function_hash: row.function_hash.clone(),
+            function_no: row.function_no,
+            main_app: row.main_app.clone(),
+            app_id: row.app_id.clone(),
+            thread_id: row.thread_id,
+            task_size: row.task_size,
+            solved: row.solved,
+            failed: row.failed,
+            start_time: row.start_time,
+            end_time: row.end_time,
+            totals: row.totals,
+            totalm: row.totalm,
+            totalh: row.totalh,
+            runtime: row.runtime.clone(),
+        });
+        let filepath = match (&call.module, &call.file) {
+            (Some(module), _) => Some(module.to_string()),
+            (None, file) => file.as_deref().map(str::to_string),
+        };
+        let function = NewAppFunctions {
+            function_hash: Some(hash),
+            function_name: Some(call.function.chars().take(125).collect()),
+            filepath,
+            app_id: call.context.app_id.clone(),
+            first_seen: Some(start),
+            last_seen: Some(end),
+        };
+        (row, function)
+    }
+
+    fn connection(&mut self) -> Result<&mut PgConnection, SinkError> {
+        if self.conn.is_none() {
+            let conn = self.url.establish().map_err(|error| SinkError::new(error.to_string()))?;
+            self.conn = Some(conn);
+        }
+        Ok(self.conn.as_mut().expect("connected above"))
+    }
+
+    fn error(&mut self, error: &DieselError) -> SinkError {
+        // Whatever happened, the next batch starts on a fresh connection.
+        self.conn = None;
+        SinkError::new(format!("writing to {}: {}", self.url, self.url.redact(&error.to_string())))
+    }
+}
+
+fn is_data_error(error: &DieselError) -> bool {
+    matches!(
+        error,
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ForeignKeyViolation | DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation,
+            _
+        )
+    )
+}
+
+fn runtime_start(context: &Context) -> NewRuntime {
+    NewRuntime {
+        runtime_: context.runtime.clone(),
+        app_id: context.app_id.clone(),
+        task_size: None,
+        start_time: context.started.map(local),
+        end_time: None,
+        totals: None,
+        totalm: None,
+        totalh: None,
+        except_cnt: Some(0),
+        exit_code: None,
+        request_count: None,
+        avg_response_ms: None,
+        p95_response_ms: None,
+        error_rate: None,
+    }
+}
+
+fn runtime_end(end: &RuntimeEnded) -> RuntimeChangeset {
+    let (seconds, minutes, hours) = totals(end.start, end.end);
+    let clamp = |n: i64| n.clamp(0, i32::MAX as i64) as i32;
+    RuntimeChangeset {
+        end_time: Some(Some(local(end.end))),
+        totals: Some(Some(seconds)),
+        totalm: Some(Some(minutes)),
+        totalh: Some(Some(hours)),
+        except_cnt: Some(Some(clamp(end.except_cnt))),
+        exit_code: Some(end.exit_code),
+        request_count: end.http.as_ref().map(|h| Some(clamp(h.request_count))),
+        avg_response_ms: end.http.as_ref().map(|h| Some(clamp(h.avg_response_ms))),
+        p95_response_ms: end.http.as_ref().map(|h| Some(clamp(h.p95_response_ms))),
+        error_rate: end.http.as_ref().map(|h| Some(h.error_rate)),
+        ..Default::default()
+    }
+}
+
+fn db_object(object: &DbObject) -> NewAppDbObjects {
+    let cut = |text: &Option<String>, max: usize| text.as_ref().map(|t| t.chars().take(max).collect::<String>());
+    NewAppDbObjects {
+        app_id: object.app_id.clone(),
+        server_type: cut(&object.server_type, 50),
+        server_name: cut(&object.server_name, 50),
+        server_ip: cut(&object.server_ip, 50),
+        database_name: cut(&object.database_name, 50),
+        database_schema: cut(&object.database_schema, 50),
+        object_name: Some(object.object_name.chars().take(75).collect()),
+        object_type: Some(object.object_type.chars().take(20).collect()),
+        last_use_date: Some(local(object.used)),
+    }
+}
+
+impl Hashers {
+    /// The app's group, parent and app rows, inserted when missing.
+    fn register_app(&self, conn: &mut PgConnection, app: &AppRegistration) -> QueryResult<()> {
+        let group = NewAppGroups { name: Some(app.group.clone()) };
+        let sha = self.app_groups.hex(&group);
+        diesel::insert_into(app_groups::table).values((&group, app_groups::sha.eq(sha))).on_conflict_do_nothing().execute(conn)?;
+        let parent = NewAppParents { parent: Some(hash_id(&[&app.group, &app.parent])), name: app.parent.clone(), group_name: app.group.clone() };
+        let sha = self.app_parents.hex(&parent);
+        diesel::insert_into(app_parents::table).values((&parent, app_parents::sha.eq(sha))).on_conflict_do_nothing().execute(conn)?;
+        // Every other column keeps its default: missing Option fields deserialize as None.
+        let new_app: NewApps = serde_json::from_value(serde_json::json!({
+            "app": hash_id(&[&app.group, &app.parent, &app.name]),
+            "group_name": app.group,
+            "parent_name": app.parent,
+            "app_name": app.name,
+            "parent_id": hash_id(&[&app.group, &app.parent]),
+        }))
+        .expect("NewApps from its own column names");
+        let sha = self.apps.hex(&new_app);
+        diesel::insert_into(apps::table).values((&new_app, apps::sha.eq(sha))).on_conflict_do_nothing().execute(conn)?;
+        Ok(())
+    }
+}
+
+fn write(conn: &mut PgConnection, hashers: &Hashers, rows: &Rows) -> QueryResult<()> {
+    for (app, start) in &rows.contexts {
+        if let Some(app) = app {
+            hashers.register_app(conn, app)?;
+        }
+        if let Some((start, sha)) = start {
+            diesel::insert_into(runtime::table).values((start, runtime::sha.eq(sha))).on_conflict_do_nothing().execute(conn)?;
+        }
+    }
+    if !rows.new_functions.is_empty() {
+        let values: Vec<_> = rows.new_functions.iter().map(|(function, sha)| (function, app_functions::sha.eq(sha))).collect();
+        diesel::insert_into(app_functions::table)
+            .values(values)
+            .on_conflict(app_functions::function_hash)
+            .do_update()
+            .set((app_functions::last_seen.eq(excluded(app_functions::last_seen)), app_functions::archive.eq(None::<NaiveDateTime>)))
+            .execute(conn)?;
+    }
+    for (hash, last_seen) in &rows.seen_functions {
+        diesel::update(app_functions::table.filter(app_functions::function_hash.eq(hash)).filter(app_functions::last_seen.lt(last_seen)))
+            .set(app_functions::last_seen.eq(last_seen))
+            .execute(conn)?;
+    }
+    if !rows.logs.is_empty() {
+        diesel::copy_from(logs::table).from_insertable(&rows.logs).execute(conn)?;
+    }
+    if !rows.calls.is_empty() {
+        diesel::copy_from(function_log::table).from_insertable(&rows.calls).execute(conn)?;
+    }
+    for (id, end) in &rows.ends {
+        diesel::update(runtime::table.filter(runtime::runtime_.eq(id))).set(end).execute(conn)?;
+    }
+    for (object, sha) in &rows.objects {
+        let touched = diesel::update(
+            app_db_objects::table.filter(app_db_objects::app_id.is_not_distinct_from(&object.app_id)).filter(app_db_objects::sha.eq(sha)).filter(app_db_objects::archive.is_null()),
+        )
+        .set(app_db_objects::last_use_date.eq(object.last_use_date))
+        .execute(conn)?;
+        if touched == 0 {
+            diesel::insert_into(app_db_objects::table).values((object, app_db_objects::sha.eq(sha))).execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+impl Sink for DatabaseSink {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+
+    fn deliver(&mut self, batch: &[Arc<Record>], _deadline: &Deadline) -> Result<Delivered, SinkError> {
+        let mut new_functions = HashSet::new();
+        let mut runtimes = HashSet::new();
+        let rows = self.rows(batch, &mut new_functions, &mut runtimes);
+        let hashers = self.hashers.clone();
+        let result = self.connection()?.transaction(|conn| write(conn, &hashers, &rows));
+        match result {
+            Ok(()) => {
+                self.functions_seen.extend(new_functions);
+                self.runtimes_ensured.extend(runtimes);
+                Ok(Delivered::default())
+            }
+            Err(error) if is_data_error(&error) => self.deliver_one_by_one(batch, &hashers),
+            Err(error) => Err(self.error(&error)),
+        }
+    }
+}
+
+impl DatabaseSink {
+    /// After a data error: each record under its own savepoint in one
+    /// transaction, refusing the records that fail.
+    fn deliver_one_by_one(&mut self, batch: &[Arc<Record>], hashers: &Hashers) -> Result<Delivered, SinkError> {
+        let mut per_record = Vec::with_capacity(batch.len());
+        let mut new_functions = HashSet::new();
+        let mut runtimes = HashSet::new();
+        for record in batch {
+            // Each record makes sure of its own runtime: an earlier one may be refused.
+            let mut own_runtime = HashSet::new();
+            per_record.push(self.rows(std::slice::from_ref(record), &mut new_functions, &mut own_runtime));
+            runtimes.extend(own_runtime);
+        }
+        let mut rejected = Vec::new();
+        let url = self.url.clone();
+        let conn = self.connection()?;
+        let result = conn.transaction(|conn| {
+            for (index, rows) in per_record.iter().enumerate() {
+                match conn.transaction(|conn| write(conn, hashers, rows)) {
+                    Ok(()) => {}
+                    Err(error) if is_data_error(&error) => rejected.push((index, url.redact(&error.to_string()))),
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {
+                self.functions_seen.extend(new_functions);
+                self.runtimes_ensured.extend(runtimes);
+                Ok(Delivered { rejected })
+            }
+            Err(error) => Err(self.error(&error)),
+        }
+    }
+}
