@@ -172,7 +172,11 @@ where
                 counts,
             }
         });
-        if !on_pipeline_thread() {
+        // A merge span inside another (dc-runtime's own `merge` span under the one
+        // `dependency::merge` opens with the connection's server) is the same use of
+        // the same table: only the outermost is recorded.
+        let inside_merge = span.parent().is_some_and(|parent| parent.name() == crate::dependency::MERGE_SPAN);
+        if !on_pipeline_thread() && !inside_merge {
             crate::dependency::on_new_span(&self.shared, attrs);
         }
         span.extensions_mut().insert(SpanData { chain, function });
