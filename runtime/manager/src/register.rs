@@ -1,0 +1,120 @@
+//! Registration: a manifest's groups, parents, apps and schedules written through dc-runtime's merge; and the schema made ready (migrations, codebooks).
+//!
+//! This is the one module that calls `dc_runtime::Merge` (and Diesel), so a
+//! change of the merge API touches only this file.
+
+use diesel::connection::Connection;
+use diesel::pg::PgConnection;
+use diesel::RunQueryDsl;
+use dc_runtime::db::DatabaseUrl;
+use dc_runtime::{Merge, Mode};
+use dc_schema::models::{NewAppGroups, NewAppParents, NewAppSchedules, NewApps};
+
+use crate::ids;
+use crate::manifest::AppSpec;
+
+/// What registration did, per table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub groups: (u64, u64),
+    pub parents: (u64, u64),
+    pub apps: (u64, u64),
+    pub schedules: (u64, u64),
+}
+
+impl std::fmt::Display for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let part = |(new, changed): (u64, u64)| format!("{new} new, {changed} changed");
+        write!(f, "groups: {}; parents: {}; apps: {}; schedules: {}", part(self.groups), part(self.parents), part(self.apps), part(self.schedules))
+    }
+}
+
+fn connect(url: &DatabaseUrl) -> Result<PgConnection, String> {
+    PgConnection::establish(url.expose()).map_err(|error| format!("cannot connect to {url}: {}", url.redact(&error.to_string())))
+}
+
+/// Runs pending migrations and syncs the codebooks, one manager at a time
+/// (an advisory lock: managers starting together must not race).
+pub fn prepare_database(url: &DatabaseUrl) -> Result<(), String> {
+    let mut conn = connect(url)?;
+    let lock = "SELECT pg_advisory_lock(hashtext('dc_manager_prepare'))";
+    diesel::sql_query(lock).execute(&mut conn).map_err(|e| url.redact(&e.to_string()))?;
+    let result = dc_runtime::db::run_migrations(&mut conn, dc_schema::MIGRATIONS, url)
+        .map_err(|e| e.to_string())
+        .and_then(|_| dc_runtime::sync_codebooks(&mut conn, dc_schema::tables::ALL).map(|_| ()).map_err(|e| url.redact(&e.to_string())));
+    let _ = diesel::sql_query("SELECT pg_advisory_unlock(hashtext('dc_manager_prepare'))").execute(&mut conn);
+    result
+}
+
+pub async fn prepare_database_async(url: &DatabaseUrl) -> Result<(), String> {
+    let url = url.clone();
+    tokio::task::spawn_blocking(move || prepare_database(&url)).await.map_err(|e| format!("preparing the database: {e}"))?
+}
+
+/// Adds new apps and updates changed ones (keyed by group, parent and name);
+/// apps missing from the manifest are left alone (disable them with dcctl).
+pub fn register(url: &DatabaseUrl, apps: &[AppSpec]) -> Result<Registered, String> {
+    let mut conn = connect(url)?;
+    let redact = |e: &dyn std::fmt::Display| url.redact(&e.to_string());
+    let mut groups: Vec<NewAppGroups> = apps.iter().map(|a| NewAppGroups { name: Some(a.group.clone()) }).collect();
+    groups.dedup();
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    groups.dedup();
+    let mut parents: Vec<NewAppParents> =
+        apps.iter().map(|a| NewAppParents { parent: Some(ids::parent_id(&a.group, &a.parent)), name: a.parent.clone(), group_name: a.group.clone() }).collect();
+    parents.sort_by(|a, b| (&a.group_name, &a.name).cmp(&(&b.group_name, &b.name)));
+    parents.dedup();
+    let app_rows: Vec<NewApps> = apps
+        .iter()
+        .map(|a| NewApps {
+            app: Some(ids::app_id(&a.group, &a.parent, &a.name)),
+            group_name: a.group.clone(),
+            parent_name: a.parent.clone(),
+            app_name: a.name.clone(),
+            parent_id: Some(ids::parent_id(&a.group, &a.parent)),
+            last_run: None,
+            next_run: None,
+            app_pids: None,
+            run_status: None,
+            task_size: None,
+            progress: None,
+            solved: None,
+            failed: None,
+            fatal_flag: None,
+            fatal_msg: None,
+            fatal_time: None,
+            runtime_id: None,
+            cmd_by: None,
+            cmd_name: None,
+            cmd_time: None,
+            cmd_flag: None,
+            cmd_exec: None,
+            disable: Some(!a.enabled),
+            eta: None,
+        })
+        .collect();
+    let schedules: Vec<NewAppSchedules> = apps
+        .iter()
+        .map(|a| NewAppSchedules {
+            app_id: ids::app_id(&a.group, &a.parent, &a.name),
+            command: a.command.clone(),
+            working_dir: a.working_dir.clone(),
+            schedule: a.schedule.clone(),
+            time_zone: Some(a.time_zone.clone()),
+            overlap: Some(a.overlap),
+            missed_run: Some(a.missed_run),
+            run_all_deadline_s: Some(a.run_all_deadline_s),
+            failure_threshold: Some(a.failure_threshold),
+            stop_timeout_s: Some(a.stop_timeout_s),
+        })
+        .collect();
+    let keyed = |info: &str, key: &[&str]| -> Result<Merge, String> { Merge::new(info).map_err(|e| redact(&e))?.mode(Mode::InsertOnly).compare_key(key).map_err(|e| redact(&e)) };
+    conn.transaction(|conn| {
+        let counts = |r: dc_runtime::MergeReport| (r.inserted, r.updated);
+        let groups = keyed(NewAppGroups::TABLE_INFO, &["name"])?.run(conn, &groups).map_err(|e| redact(&e))?;
+        let parents = keyed(NewAppParents::TABLE_INFO, &["name", "group_name"])?.run(conn, &parents).map_err(|e| redact(&e))?;
+        let apps = keyed(NewApps::TABLE_INFO, &["group_name", "parent_name", "app_name"])?.run(conn, &app_rows).map_err(|e| redact(&e))?;
+        let schedules = keyed(NewAppSchedules::TABLE_INFO, &["app_id"])?.run(conn, &schedules).map_err(|e| redact(&e))?;
+        Ok(Registered { groups: counts(groups), parents: counts(parents), apps: counts(apps), schedules: counts(schedules) })
+    })
+}

@@ -1,0 +1,210 @@
+//! The manager against a real PostgreSQL, with real manager processes, real app processes and signals, and a real webhook receiver.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn app(name: &str, command: &str, more: &str) -> String {
+    format!("  - {{ group: test, parent: mgr, name: {name}, command: {command:?}{more} }}\n")
+}
+
+#[test]
+fn due_apps_start_and_their_runtime_rows_are_written() {
+    let db = TestDb::new("due_apps");
+    let report = format!("{DCCTL} progress --task-size 10 --solved 7 --progress 70; echo out; echo err >&2");
+    db.register(&format!("apps:\n{}", app("ticker", &report, ", schedule: \"every 1s\"")));
+    let id = db.app_id("test", "mgr", "ticker");
+    let _manager = db.manager(&[]);
+    wait_for(Duration::from_secs(20), "two finished runs", || {
+        db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{id}' AND end_time IS NOT NULL AND exit_code = 0")) >= 2
+    });
+    // Every finished run has its scheduled row done, one runtime row each, the progress the app reported.
+    let rows = db.query(&format!(
+        "SELECT r.state, t.exit_code, t.task_size, t.process_status, t.manager_id IS NOT NULL, t.totals IS NOT NULL
+         FROM scheduled_runs r JOIN runtime t ON t.runtime = r.runtime_id WHERE r.app_id = '{id}' AND t.end_time IS NOT NULL"
+    ));
+    assert!(rows.len() >= 2);
+    for row in &rows {
+        assert_eq!(row, &["done", "0", "10", "0", "t", "t"]);
+    }
+    assert_eq!(db.count(&format!("SELECT count(*) FROM (SELECT runtime_id FROM scheduled_runs WHERE app_id = '{id}' AND runtime_id IS NOT NULL GROUP BY runtime_id HAVING count(*) > 1) d")), 0);
+    let app = db.query(&format!("SELECT last_run IS NOT NULL, next_run > last_run, solved, progress FROM apps WHERE app = '{id}'"));
+    assert_eq!(app[0][0..2], ["t", "t"]);
+    let status = db.dcctl(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(text.contains("test/mgr/ticker") && text.contains("every 1s (UTC)"), "{text}");
+    let runs = db.dcctl(&["runs", "test/mgr/ticker"]);
+    assert!(String::from_utf8_lossy(&runs.stdout).contains("App finished jobs and exited (0)"), "{}", String::from_utf8_lossy(&runs.stdout));
+}
+
+/// The ids of the app's latest run: (runtime id, pid).
+fn latest_run(db: &TestDb, id: &str) -> (String, i32) {
+    let row = db.query(&format!("SELECT runtime_id, pid FROM scheduled_runs WHERE app_id = '{id}' AND state = 'running' ORDER BY id DESC LIMIT 1"));
+    (row[0][0].clone(), row[0][1].parse().unwrap_or(0))
+}
+
+#[test]
+fn a_plain_sql_update_starts_and_stops_the_whole_process_group() {
+    let db = TestDb::new("sql_commands");
+    // Two background sleeps: the group outlives the shell unless the whole group is stopped.
+    db.register(&format!("apps:\n{}", app("worker", "sleep 60 & sleep 60 & wait", ", stop_timeout_s: 1")));
+    let id = db.app_id("test", "mgr", "worker");
+    let _manager = db.manager(&[]);
+    wait_for(Duration::from_secs(20), "the manager's trigger", || db.count("SELECT count(*) FROM pg_trigger WHERE tgname = 'dc_manager_command'") == 1);
+    let issued = Instant::now();
+    db.execute(&format!("UPDATE apps SET cmd_name = 1, cmd_by = 'psql', cmd_time = timezone('utc', now()), cmd_flag = 0 WHERE app = '{id}'"));
+    let latency = wait_for(Duration::from_secs(10), "the started run", || {
+        db.count(&format!("SELECT count(*) FROM scheduled_runs WHERE app_id = '{id}' AND state = 'running' AND pid IS NOT NULL")) == 1
+    });
+    eprintln!("command latency (psql UPDATE to the run's pid recorded, psql startup included): {:?}", issued.elapsed().min(latency + Duration::from_secs(1)));
+    wait_for(Duration::from_secs(5), "the app's processes", || processes_of_run(&latest_run(&db, &id).0).len() >= 3);
+    let (runtime_id, _) = latest_run(&db, &id);
+    assert_eq!(db.query(&format!("SELECT run_status, cmd_flag FROM apps WHERE app = '{id}'"))[0], ["1", "1"]);
+
+    db.execute(&format!("UPDATE apps SET cmd_name = 2, cmd_by = 'psql', cmd_time = timezone('utc', now()), cmd_flag = 0 WHERE app = '{id}'"));
+    wait_for(Duration::from_secs(10), "the stopped run recorded", || {
+        db.count(&format!("SELECT count(*) FROM runtime WHERE runtime = '{runtime_id}' AND exit_code = 5 AND end_time IS NOT NULL")) == 1
+    });
+    assert!(processes_of_run(&runtime_id).is_empty(), "processes of the stopped run remain");
+    assert_eq!(db.query(&format!("SELECT run_status, app_pids IS NULL FROM apps WHERE app = '{id}'"))[0], ["2", "t"]);
+    // A stop of a stopped app is not executed, and says why.
+    let output = db.dcctl(&["stop", "test/mgr/worker"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not executed: the app is not running"), "{}", String::from_utf8_lossy(&output.stderr));
+    let log = db.query(&format!("SELECT cmd_name, cmd_by, cmd_flag, cmd_exec IS NOT NULL FROM command_log WHERE app_id = '{id}' ORDER BY id"));
+    assert_eq!(log, [["start", "psql", "1", "t"], ["stop", "psql", "1", "t"], ["stop", "tester", "2", "t"]]);
+}
+
+#[test]
+fn restart_ends_the_group_and_starts_again_and_start_respects_forbid() {
+    let db = TestDb::new("restart");
+    db.register(&format!("apps:\n{}", app("worker", "sleep 60 & wait", ", stop_timeout_s: 1")));
+    let id = db.app_id("test", "mgr", "worker");
+    let _manager = db.manager(&[]);
+    let started = db.dcctl(&["start", "worker"]);
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    wait_for(Duration::from_secs(5), "the first run's processes", || {
+        db.count(&format!("SELECT count(*) FROM scheduled_runs WHERE app_id = '{id}' AND state = 'running' AND pid IS NOT NULL")) == 1
+    });
+    let (first, _) = latest_run(&db, &id);
+    wait_for(Duration::from_secs(5), "the first run's sleep", || processes_of_run(&first).len() >= 2);
+    let again = db.dcctl(&["start", "worker"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"), "{}", String::from_utf8_lossy(&again.stderr));
+    let restarted = db.dcctl(&["restart", "test/mgr/worker"]);
+    assert!(restarted.status.success(), "{}", String::from_utf8_lossy(&restarted.stderr));
+    wait_for(Duration::from_secs(10), "the second run", || {
+        db.count(&format!("SELECT count(*) FROM scheduled_runs WHERE app_id = '{id}' AND state = 'running' AND runtime_id <> '{first}' AND pid IS NOT NULL")) == 1
+    });
+    assert_eq!(db.value(&format!("SELECT exit_code FROM runtime WHERE runtime = '{first}'")), "4");
+    assert!(processes_of_run(&first).is_empty());
+    let disabled = db.dcctl(&["disable", "worker"]);
+    assert!(disabled.status.success());
+    wait_for(Duration::from_secs(10), "the disabled app's run to end", || db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{id}' AND exit_code = 3")) == 1);
+    let unknown = db.dcctl(&["start", "nope"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no app `nope`"), "{}", String::from_utf8_lossy(&unknown.stderr));
+}
+
+#[test]
+fn a_failing_app_becomes_fatal_after_three_runs_and_one_alert_is_sent() {
+    let db = TestDb::new("fatal");
+    let receiver = Receiver::start(200);
+    db.register(&format!("apps:\n{}", app("broken", "echo failing >&2; exit 3", ", schedule: \"every 1s\"")));
+    let id = db.app_id("test", "mgr", "broken");
+    let hook = format!("slack={}", receiver.url);
+    let _manager = db.manager(&["--alert-webhook", &hook]);
+    wait_for(Duration::from_secs(20), "the alert", || !receiver.received().is_empty());
+    wait_for(Duration::from_secs(5), "fatal_flag alert sent", || db.value(&format!("SELECT fatal_flag FROM apps WHERE app = '{id}'")) == "2");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(receiver.received().len(), 1, "exactly one alert");
+    let body: serde_json::Value = serde_json::from_str(&receiver.received()[0]).unwrap();
+    assert!(body["text"].as_str().unwrap().contains("test/mgr/broken disabled"), "{body}");
+    assert_eq!(db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{id}' AND exit_code = 7 AND process_status = 3")), 3);
+    assert_eq!(db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{id}'")), 3, "no run after the app became fatal");
+    assert_eq!(db.query(&format!("SELECT disable, fatal_msg LIKE '3 consecutive failed runs%' FROM apps WHERE app = '{id}'"))[0], ["t", "t"]);
+    let enabled = db.dcctl(&["enable", "broken"]);
+    assert!(enabled.status.success());
+    assert_eq!(db.query(&format!("SELECT disable, fatal_flag IS NULL, fatal_msg IS NULL FROM apps WHERE app = '{id}'"))[0], ["f", "t", "t"]);
+    // After re-enabling, the streak starts again: three more failures, one more alert.
+    wait_for(Duration::from_secs(20), "the second alert", || receiver.received().len() == 2);
+    assert_eq!(db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{id}' AND exit_code = 7")), 6);
+}
+
+#[test]
+fn missed_runs_after_a_manager_was_down_follow_each_policy() {
+    let db = TestDb::new("missed");
+    let every = ", schedule: \"every 1s\", run_all_deadline_s: 3";
+    db.register(&format!(
+        "apps:\n{}{}{}",
+        app("skip", "true", &format!("{every}, missed_run: skip")),
+        app("once", "true", &format!("{every}, missed_run: run_once")),
+        app("all", "true", &format!("{every}, missed_run: run_all, overlap: allow"))
+    ));
+    let mut first = db.manager(&["--grace-s", "0.5"]);
+    wait_for(Duration::from_secs(20), "runs of each app", || db.count("SELECT count(DISTINCT app_id) FROM scheduled_runs WHERE state = 'done'") == 3);
+    assert!(first.sigterm(Duration::from_secs(10)).success());
+    let down_from = epoch(&db.value("SELECT timezone('utc', now())::text"));
+    std::thread::sleep(Duration::from_secs(6));
+    let down_until = epoch(&db.value("SELECT timezone('utc', now())::text"));
+    let _second = db.manager(&["--grace-s", "0.5"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let rows_of = |name: &str| -> Vec<(f64, String, String)> {
+        let id = db.app_id("test", "mgr", name);
+        db.query(&format!("SELECT scheduled_time::text, state, COALESCE(reason, '') FROM scheduled_runs WHERE app_id = '{id}' ORDER BY scheduled_time"))
+            .into_iter()
+            .map(|r| (epoch(&r[0]), r[1].clone(), r[2].clone()))
+            .collect()
+    };
+    for name in ["skip", "once", "all"] {
+        let rows = rows_of(name);
+        // Every occurrence is recorded, none twice, no gap in the 1 s grid.
+        assert!(rows.windows(2).all(|w| (w[1].0 - w[0].0 - 1.0).abs() < 1e-6), "{name}: gap or repeat in {rows:?}");
+        assert!(rows.iter().all(|r| ["done", "skipped", "running", "claimed", "due"].contains(&r.1.as_str())));
+    }
+    let missed = |rows: &[(f64, String, String)]| -> Vec<(f64, String, String)> {
+        rows.iter().filter(|r| r.0 > down_from + 0.5 && r.0 < down_until - 0.5).cloned().collect()
+    };
+    let skip = missed(&rows_of("skip"));
+    assert!(skip.len() >= 4, "{skip:?}");
+    assert!(skip.iter().all(|r| r.1 == "skipped" && r.2.contains("policy skip")), "skip: {skip:?}");
+    let once = missed(&rows_of("once"));
+    assert!(once.iter().filter(|r| r.1 == "done").count() <= 1, "run_once: {once:?}");
+    assert!(once.iter().filter(|r| r.1 == "skipped" && r.2.contains("run_once")).count() >= once.len() - 1, "run_once: {once:?}");
+    let all = missed(&rows_of("all"));
+    let (young, old): (Vec<_>, Vec<_>) = all.iter().partition(|r| down_until - r.0 <= 3.0 - 0.6);
+    assert!(!young.is_empty() && young.iter().all(|r| r.1 == "done"), "run_all within the deadline: {all:?}");
+    assert!(!old.is_empty() && old.iter().all(|r| r.1 == "skipped" && r.2.contains("run_all deadline")), "run_all past the deadline: {all:?}");
+}
+
+#[test]
+fn overlap_policies_forbid_allow_and_replace() {
+    let db = TestDb::new("overlap");
+    let every = ", schedule: \"every 1s\", stop_timeout_s: 1";
+    db.register(&format!(
+        "apps:\n{}{}{}",
+        app("forbid", "sleep 2.5", &format!("{every}, overlap: forbid")),
+        app("allow", "sleep 2.5", &format!("{every}, overlap: allow, missed_run: run_all")),
+        app("replace", "sleep 2.5", &format!("{every}, overlap: replace"))
+    ));
+    let _manager = db.manager(&[]);
+    std::thread::sleep(Duration::from_secs(7));
+    let intervals = |name: &str| -> Vec<(f64, f64, String)> {
+        let id = db.app_id("test", "mgr", name);
+        db.query(&format!(
+            "SELECT start_time::text, COALESCE(end_time, timezone('utc', now()))::text, COALESCE(exit_code::text, 'running') FROM runtime WHERE app_id = '{id}' ORDER BY start_time"
+        ))
+        .into_iter()
+        .map(|r| (epoch(&r[0]), epoch(&r[1]), r[2].clone()))
+        .collect()
+    };
+    let overlapping = |runs: &[(f64, f64, String)]| runs.windows(2).any(|w| w[1].0 < w[0].1 - 0.01);
+    let forbid = intervals("forbid");
+    assert!(forbid.len() >= 2 && !overlapping(&forbid), "forbid: {forbid:?}");
+    let allow = intervals("allow");
+    assert!(allow.len() >= 4 && overlapping(&allow), "allow: {allow:?}");
+    let replace = intervals("replace");
+    assert!(!overlapping(&replace), "replace: {replace:?}");
+    assert!(replace.iter().filter(|r| r.2 == "8").count() >= 2, "replace: {replace:?}");
+}
