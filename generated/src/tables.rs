@@ -87,6 +87,32 @@ pub const APP_PARENTS: &str = r#"{
     {"name":"date_modified","type":"datetime","nullable":true,"role":"modified"}
   ]
 }"#;
+/// Facts about `app_schedules` (rows: [`crate::models::NewAppSchedules`]).
+pub const APP_SCHEDULES: &str = r#"{
+  "format": 1,
+  "schema": "public",
+  "table": "app_schedules",
+  "insert_struct": "NewAppSchedules",
+  "sorted_fields": true,
+  "primary_key": ["id"],
+  "columns": [
+    {"name":"id","type":"bigint","identity":true},
+    {"name":"app_id","field":"app_id","type":"string(64)","hashed":true},
+    {"name":"command","field":"command","type":"text","hashed":true},
+    {"name":"working_dir","field":"working_dir","type":"text","nullable":true,"hashed":true},
+    {"name":"schedule","field":"schedule","type":"string(256)","nullable":true,"hashed":true},
+    {"name":"time_zone","field":"time_zone","type":"string(64)","hashed":true,"default":"UTC"},
+    {"name":"overlap","field":"overlap","type":"string(64)","hashed":true,"default":"forbid","enum":{"name":"OverlapPolicy","values":[["forbid","forbid"],["allow","allow"],["replace","replace"]]}},
+    {"name":"missed_run","field":"missed_run","type":"string(64)","hashed":true,"default":"run_once","enum":{"name":"MissedRunPolicy","values":[["skip","skip"],["run_once","run_once"],["run_all","run_all"]]}},
+    {"name":"run_all_deadline_s","field":"run_all_deadline_s","type":"int","hashed":true,"default":86400},
+    {"name":"failure_threshold","field":"failure_threshold","type":"int","hashed":true,"default":3},
+    {"name":"stop_timeout_s","field":"stop_timeout_s","type":"int","hashed":true,"default":10},
+    {"name":"sha","type":"string(64)","nullable":true,"role":"hash"},
+    {"name":"archive","type":"datetime","nullable":true,"role":"archive"},
+    {"name":"date_created","type":"datetime","role":"created","default_computed":true},
+    {"name":"date_modified","type":"datetime","nullable":true,"role":"modified"}
+  ]
+}"#;
 /// Facts about `apps` (rows: [`crate::models::NewApps`]).
 pub const APPS: &str = r#"{
   "format": 1,
@@ -276,7 +302,9 @@ pub const C_RUNTIME_CODES: &str = r#"{
       {"key":"cmd_disable","value":3,"description":"App killed by user command: disable","deprecated":false},
       {"key":"cmd_reset","value":4,"description":"App killed by user command: reset","deprecated":false},
       {"key":"cmd_stop","value":5,"description":"App killed by user command: stop","deprecated":false},
-      {"key":"cmd_start","value":6,"description":"App killed by user command: start","deprecated":false}
+      {"key":"cmd_start","value":6,"description":"App killed by user command: start","deprecated":false},
+      {"key":"failed","value":7,"description":"App exited with an error (non-zero status or killed by a signal)","deprecated":false},
+      {"key":"replaced","value":8,"description":"App terminated, replaced by a newer run (overlap policy replace)","deprecated":false}
     ]
   }
 }"#;
@@ -296,6 +324,7 @@ pub const COMMAND_LOG: &str = r#"{
     {"name":"cmd_time","field":"cmd_time","type":"datetime","nullable":true,"hashed":true},
     {"name":"cmd_flag","field":"cmd_flag","type":"int","nullable":true,"hashed":true,"default":0,"enum":{"name":"CmdFlag","values":[["pending",0],["executed",1],["not_executed",2]]}},
     {"name":"cmd_exec","field":"cmd_exec","type":"datetime","nullable":true,"hashed":true},
+    {"name":"cmd_reason","field":"cmd_reason","type":"text","nullable":true,"hashed":true},
     {"name":"sha","type":"string(64)","nullable":true,"role":"hash"},
     {"name":"archive","type":"datetime","nullable":true,"role":"archive"},
     {"name":"date_created","type":"datetime","role":"created","default_computed":true},
@@ -427,11 +456,44 @@ pub const RUNTIME: &str = r#"{
     {"name":"totalm","field":"totalm","type":"int","nullable":true,"hashed":true},
     {"name":"totalh","field":"totalh","type":"int","nullable":true,"hashed":true},
     {"name":"except_cnt","field":"except_cnt","type":"int","nullable":true,"hashed":true,"default":0},
-    {"name":"exit_code","field":"exit_code","type":"int","nullable":true,"hashed":true,"default":0,"enum":{"name":"RuntimeExitCode","values":[["finished",0],["manager_exit",1],["orphan_pid",2],["cmd_disable",3],["cmd_reset",4],["cmd_stop",5],["cmd_start",6]]}},
+    {"name":"exit_code","field":"exit_code","type":"int","nullable":true,"hashed":true,"default":0,"enum":{"name":"RuntimeExitCode","values":[["finished",0],["manager_exit",1],["orphan_pid",2],["cmd_disable",3],["cmd_reset",4],["cmd_stop",5],["cmd_start",6],["failed",7],["replaced",8]]}},
     {"name":"request_count","field":"request_count","type":"int","nullable":true,"hashed":true},
     {"name":"avg_response_ms","field":"avg_response_ms","type":"int","nullable":true,"hashed":true},
     {"name":"p95_response_ms","field":"p95_response_ms","type":"int","nullable":true,"hashed":true},
     {"name":"error_rate","field":"error_rate","type":"double","nullable":true,"hashed":true},
+    {"name":"manager_id","field":"manager_id","type":"string(128)","nullable":true,"hashed":true},
+    {"name":"process_status","field":"process_status","type":"int","nullable":true,"hashed":true},
+    {"name":"sha","type":"string(64)","nullable":true,"role":"hash"},
+    {"name":"archive","type":"datetime","nullable":true,"role":"archive"},
+    {"name":"date_created","type":"datetime","role":"created","default_computed":true},
+    {"name":"date_modified","type":"datetime","nullable":true,"role":"modified"}
+  ]
+}"#;
+/// Facts about `scheduled_runs` (rows: [`crate::models::NewScheduledRuns`]).
+pub const SCHEDULED_RUNS: &str = r#"{
+  "format": 1,
+  "schema": "public",
+  "table": "scheduled_runs",
+  "insert_struct": "NewScheduledRuns",
+  "sorted_fields": true,
+  "primary_key": ["id"],
+  "columns": [
+    {"name":"id","type":"bigint","identity":true},
+    {"name":"app_id","field":"app_id","type":"string(64)","hashed":true},
+    {"name":"scheduled_time","field":"scheduled_time","type":"datetime","hashed":true},
+    {"name":"kind","field":"kind","type":"string(64)","default":"schedule","enum":{"name":"ScheduledRunKind","values":[["schedule","schedule"],["command","command"]]}},
+    {"name":"state","field":"state","type":"string(64)","default":"due","enum":{"name":"ScheduledRunState","values":[["due","due"],["claimed","claimed"],["running","running"],["done","done"],["skipped","skipped"]]}},
+    {"name":"reason","field":"reason","type":"text","nullable":true},
+    {"name":"lease_owner","field":"lease_owner","type":"string(128)","nullable":true},
+    {"name":"lease_expires","field":"lease_expires","type":"datetime","nullable":true},
+    {"name":"heartbeat","field":"heartbeat","type":"datetime","nullable":true},
+    {"name":"fencing_token","field":"fencing_token","type":"bigint","default":0},
+    {"name":"stop_requested","field":"stop_requested","type":"int","nullable":true,"enum":{"name":"RuntimeExitCode","values":[["finished",0],["manager_exit",1],["orphan_pid",2],["cmd_disable",3],["cmd_reset",4],["cmd_stop",5],["cmd_start",6],["failed",7],["replaced",8]]}},
+    {"name":"runtime_id","field":"runtime_id","type":"string(64)","nullable":true},
+    {"name":"host","field":"host","type":"string(256)","nullable":true},
+    {"name":"pid","field":"pid","type":"int","nullable":true},
+    {"name":"started_at","field":"started_at","type":"datetime","nullable":true},
+    {"name":"ended_at","field":"ended_at","type":"datetime","nullable":true},
     {"name":"sha","type":"string(64)","nullable":true,"role":"hash"},
     {"name":"archive","type":"datetime","nullable":true,"role":"archive"},
     {"name":"date_created","type":"datetime","role":"created","default_computed":true},
@@ -444,6 +506,7 @@ pub const ALL: &[&str] = &[
     APP_FUNCTIONS,
     APP_GROUPS,
     APP_PARENTS,
+    APP_SCHEDULES,
     APPS,
     C_CMD_FLAGS,
     C_CMD_LIST,
@@ -457,4 +520,5 @@ pub const ALL: &[&str] = &[
     PIPELINE_TASK,
     PROXY_RESERVATION,
     RUNTIME,
+    SCHEDULED_RUNS,
 ];

@@ -197,7 +197,7 @@ impl Manager {
         let (exit, reason) = match (child.stop_code, exited.status) {
             (Some(code), _) => (code, format!("stopped ({})", code.key())),
             (None, Some(status)) if status.success() => (RuntimeExitCode::Finished, "exited with status 0".to_string()),
-            (None, Some(_)) => (RuntimeExitCode::Failed, describe_status(status)),
+            (None, Some(exit_status)) => (RuntimeExitCode::Failed, describe_status(exit_status)),
             (None, None) => (RuntimeExitCode::Failed, "the process could not be waited for".to_string()),
         };
         self.unrecorded.push(RunEnd { run_id: exited.run_id, token: child.token, app_id: child.app_id, runtime_id: child.runtime_id, exit, process_status: status, reason });
@@ -370,7 +370,7 @@ impl Manager {
 
     /// Writes the runtime row, then starts the process; a spawn failure is a failed run.
     async fn start(&mut self, client: &mut Client, run: Claimed) -> Result<(), StoreError> {
-        let started = store::now(&**client).await?;
+        let started = store::now(&*client).await?;
         let runtime_id = crate::ids::runtime_id(&run.app_id, run.run_id, run.token, self.me(), started);
         if !store::begin_run(client, &run, &runtime_id, &self.config.manager_id, &self.config.host).await? {
             tracing::warn!(app_id = %run.app_id, run_id = run.run_id, "lease lost before the start; another manager has the run");

@@ -230,7 +230,7 @@ impl Checker {
         }
         let overlap = match pick(&app.overlap, &defaults.overlap) {
             None => OverlapPolicy::Forbid,
-            Some(value) => match OverlapPolicy::try_from(value.value.as_str()) {
+            Some(value) => match OverlapPolicy::from_key(value.value.as_str()) {
                 Ok(policy) => policy,
                 Err(_) => {
                     self.problem(&value.referenced, format!("overlap `{}` is unknown; use forbid (the default), allow or replace", value.value));
@@ -240,7 +240,7 @@ impl Checker {
         };
         let missed_run = match pick(&app.missed_run, &defaults.missed_run) {
             None => MissedRunPolicy::RunOnce,
-            Some(value) => match MissedRunPolicy::try_from(value.value.as_str()) {
+            Some(value) => match MissedRunPolicy::from_key(value.value.as_str()) {
                 Ok(policy) => policy,
                 Err(_) => {
                     self.problem(&value.referenced, format!("missed_run `{}` is unknown; use skip, run_once (the default) or run_all", value.value));
@@ -332,6 +332,6 @@ mod tests {
         let message = errors("apps:\n  - { group: hr, parent: p, name: a, command: x }\n  - { group: hr, parent: p, name: a, command: y }\n");
         assert_eq!(message, "apps.yaml:3:5: app hr/p/a is listed twice (first at line 2); remove one");
         let message = errors("apps:\n  - { group: hr, parent: p, name: a, command: x, failure_threshold: 0 }\n");
-        assert!(message.starts_with("apps.yaml:2:71: `failure_threshold` is 0; it must be a whole number from 1"), "{message}");
+        assert!(message.starts_with("apps.yaml:2:69: `failure_threshold` is 0; it must be a whole number from 1"), "{message}");
     }
 }

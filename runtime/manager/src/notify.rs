@@ -124,6 +124,13 @@ impl Webhook {
     }
 }
 
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL: it may carry a token.
+        f.write_str(&self.describe())
+    }
+}
+
 impl Notifier for Webhook {
     fn send<'a>(&'a self, alert: &'a Alert) -> SendFuture<'a> {
         Box::pin(async move {

@@ -109,12 +109,33 @@ pub fn register(url: &DatabaseUrl, apps: &[AppSpec]) -> Result<Registered, Strin
         })
         .collect();
     let keyed = |info: &str, key: &[&str]| -> Result<Merge, String> { Merge::new(info).map_err(|e| redact(&e))?.mode(Mode::InsertOnly).compare_key(key).map_err(|e| redact(&e)) };
-    conn.transaction(|conn| {
+    conn.transaction::<_, TransactionError, _>(|conn| {
         let counts = |r: dc_runtime::MergeReport| (r.inserted, r.updated);
-        let groups = keyed(NewAppGroups::TABLE_INFO, &["name"])?.run(conn, &groups).map_err(|e| redact(&e))?;
-        let parents = keyed(NewAppParents::TABLE_INFO, &["name", "group_name"])?.run(conn, &parents).map_err(|e| redact(&e))?;
-        let apps = keyed(NewApps::TABLE_INFO, &["group_name", "parent_name", "app_name"])?.run(conn, &app_rows).map_err(|e| redact(&e))?;
-        let schedules = keyed(NewAppSchedules::TABLE_INFO, &["app_id"])?.run(conn, &schedules).map_err(|e| redact(&e))?;
+        let merged = |merge: Result<Merge, String>, conn: &mut PgConnection, rows: &dyn Fn(&Merge, &mut PgConnection) -> Result<dc_runtime::MergeReport, dc_runtime::merge::MergeError>| {
+            let merge = merge.map_err(TransactionError::Message)?;
+            rows(&merge, conn).map_err(|e| TransactionError::Message(redact(&e)))
+        };
+        let groups = merged(keyed(NewAppGroups::TABLE_INFO, &["name"]), conn, &|m, c| m.run(c, &groups))?;
+        let parents = merged(keyed(NewAppParents::TABLE_INFO, &["name", "group_name"]), conn, &|m, c| m.run(c, &parents))?;
+        let apps = merged(keyed(NewApps::TABLE_INFO, &["group_name", "parent_name", "app_name"]), conn, &|m, c| m.run(c, &app_rows))?;
+        let schedules = merged(keyed(NewAppSchedules::TABLE_INFO, &["app_id"]), conn, &|m, c| m.run(c, &schedules))?;
         Ok(Registered { groups: counts(groups), parents: counts(parents), apps: counts(apps), schedules: counts(schedules) })
     })
+    .map_err(|error| match error {
+        TransactionError::Database(e) => redact(&e),
+        TransactionError::Message(message) => message,
+    })
+}
+
+/// What can end the registration transaction (Diesel needs `From<diesel::result::Error>`).
+#[derive(Debug)]
+enum TransactionError {
+    Database(diesel::result::Error),
+    Message(String),
+}
+
+impl From<diesel::result::Error> for TransactionError {
+    fn from(error: diesel::result::Error) -> Self {
+        TransactionError::Database(error)
+    }
 }
