@@ -87,7 +87,9 @@ impl ManagerProcess {
         let n = MANAGER_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let log = dir.join(format!("manager-{n}.log"));
         let file = std::fs::File::create(&log).unwrap();
-        let mut args = vec!["--lease-s", "2", "--poll-ms", "200", "--grace-s", "60", "--shutdown-s", "5"];
+        // Test-sized defaults; a flag in `extra` replaces its default (clap refuses repeats).
+        let defaults = [("--lease-s", "2"), ("--poll-ms", "200"), ("--grace-s", "60"), ("--shutdown-s", "5")];
+        let mut args: Vec<&str> = defaults.iter().filter(|(flag, _)| !extra.contains(flag)).flat_map(|(flag, value)| [*flag, *value]).collect();
         args.extend_from_slice(extra);
         let child = Command::new(MANAGER)
             .args(&args)
