@@ -127,7 +127,7 @@ fn three_managers_with_random_sigkills_run_every_occurrence_exactly_once() {
     let not_done = db.query(&format!("SELECT state, count(*) FROM scheduled_runs WHERE {window} AND state <> 'done' GROUP BY state"));
     assert!(not_done.is_empty(), "runs not done: {not_done:?}");
     let runtime_rows = db.count(&format!("SELECT count(*) FROM runtime t JOIN scheduled_runs r ON r.runtime_id = t.runtime WHERE r.{window}"));
-    let duplicates = db.count("SELECT count(*) FROM (SELECT app_id, start_time FROM runtime GROUP BY runtime HAVING count(*) > 1) d")
+    let duplicates = db.count("SELECT count(*) FROM (SELECT runtime FROM runtime GROUP BY runtime HAVING count(*) > 1) d")
         + db.count("SELECT count(*) FROM runtime t WHERE NOT EXISTS (SELECT 1 FROM scheduled_runs r WHERE r.runtime_id = t.runtime)");
     let orphans = db.count(&format!("SELECT count(*) FROM runtime t JOIN scheduled_runs r ON r.runtime_id = t.runtime WHERE r.{window} AND t.exit_code = 2"));
     eprintln!("soak: {occurrences} occurrences, {runtime_rows} runtime rows, {kills} SIGKILLs, {orphans} orphans rescued, {duplicates} duplicates");
