@@ -218,3 +218,52 @@ fn overlap_policies_forbid_allow_and_replace() {
     assert!(!overlapping(&replace), "replace: {replace:?}");
     assert!(replace.iter().filter(|r| r.2 == "8").count() >= 2, "replace: {replace:?}");
 }
+
+#[test]
+fn sigterm_lets_runs_finish_until_the_timeout_then_stops_and_records_them() {
+    let db = TestDb::new("shutdown");
+    db.register(&format!("apps:\n{}{}", app("quick", "sleep 0.5", ", stop_timeout_s: 1"), app("slow", "sleep 60 & wait", ", stop_timeout_s: 1")));
+    let quick = db.app_id("test", "mgr", "quick");
+    let slow = db.app_id("test", "mgr", "slow");
+    let mut manager = db.manager(&["--shutdown-s", "1.5"]);
+    for name in ["quick", "slow"] {
+        let output = db.dcctl(&["start", name]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    wait_for(Duration::from_secs(5), "both runs", || db.count("SELECT count(*) FROM scheduled_runs WHERE pid IS NOT NULL") == 2);
+    let slow_runtime = db.value(&format!("SELECT runtime_id FROM scheduled_runs WHERE app_id = '{slow}'"));
+    let stopping = Instant::now();
+    assert!(manager.sigterm(Duration::from_secs(10)).success(), "{}", manager.log_text());
+    let took = stopping.elapsed();
+    // The quick run finished on its own; the slow one was stopped after the 1.5 s timeout.
+    assert_eq!(db.value(&format!("SELECT exit_code FROM runtime WHERE app_id = '{quick}'")), "0");
+    assert_eq!(db.value(&format!("SELECT exit_code FROM runtime WHERE app_id = '{slow}'")), "1");
+    assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(5), "shutdown took {took:?}");
+    assert!(processes_of_run(&slow_runtime).is_empty());
+    assert_eq!(db.count("SELECT count(*) FROM scheduled_runs WHERE state <> 'done'"), 0);
+}
+
+#[test]
+fn dcctl_register_names_every_problem_of_a_bad_manifest_and_registers_a_good_one() {
+    let db = TestDb::new("register_cli");
+    let bad = db.dir.path().join("bad.yaml");
+    std::fs::write(&bad, "apps:\n  - { group: g, parent: p, name: a, command: x, schedule: \"* * *\" }\n  - { group: g, parent: p, name: b, command: x, missed_run: maybe }\n").unwrap();
+    let output = db.dcctl(&["register", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("bad.yaml:2:60: `* * *` is not a cron expression"), "{stderr}");
+    assert!(stderr.contains("bad.yaml:3:61: missed_run `maybe` is unknown; use skip, run_once (the default) or run_all"), "{stderr}");
+    assert_eq!(db.count("SELECT count(*) FROM apps"), 0, "nothing registered from a bad manifest");
+    let good = db.dir.path().join("good.yaml");
+    std::fs::write(&good, "apps:\n  - { group: g, parent: p, name: a, command: x, schedule: \"0 2 * * *\", time_zone: Europe/Berlin }\n").unwrap();
+    for expected in ["apps: 1 new, 0 changed", "apps: 0 new, 0 changed"] {
+        let output = db.dcctl(&["register", good.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(String::from_utf8_lossy(&output.stdout).contains(expected), "{}", String::from_utf8_lossy(&output.stdout));
+    }
+    let id = db.app_id("g", "p", "a");
+    assert_eq!(
+        db.query("SELECT a.app, a.parent_id, p.parent, s.time_zone, a.disable FROM apps a JOIN app_parents p ON p.name = a.parent_name JOIN app_schedules s ON s.app_id = a.app")[0],
+        [id.clone(), dc_manager::ids::parent_id("g", "p"), dc_manager::ids::parent_id("g", "p"), "Europe/Berlin".to_string(), "f".to_string()]
+    );
+}
