@@ -251,7 +251,7 @@ fn dcctl_register_names_every_problem_of_a_bad_manifest_and_registers_a_good_one
     let output = db.dcctl(&["register", bad.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains("bad.yaml:2:60: `* * *` is not a cron expression"), "{stderr}");
+    assert!(stderr.contains("bad.yaml:2:59: `* * *` is not a cron expression"), "{stderr}");
     assert!(stderr.contains("bad.yaml:3:61: missed_run `maybe` is unknown; use skip, run_once (the default) or run_all"), "{stderr}");
     assert_eq!(db.count("SELECT count(*) FROM apps"), 0, "nothing registered from a bad manifest");
     let good = db.dir.path().join("good.yaml");
