@@ -534,7 +534,8 @@ fn the_pool_connects_from_the_environment_and_hides_passwords() {
     let good = DatabaseUrl::new(cluster.url(&name));
     let pool = db::pool(&good, &PoolOptions { max_size: 2, connection_timeout: Duration::from_secs(10) }).unwrap();
     let mut conn = db::connection(&pool, &good).unwrap();
-    assert_eq!(db::run_migrations(&mut conn, dc_schema::MIGRATIONS, &good).unwrap().len(), 1);
+    // Every migration of the framework schema (the manager's tables came in a second one).
+    assert!(!db::run_migrations(&mut conn, dc_schema::MIGRATIONS, &good).unwrap().is_empty());
     assert!(db::run_migrations(&mut conn, dc_schema::MIGRATIONS, &good).unwrap().is_empty());
     // Nothing listens on port 1; the error must not carry the password.
     let secret = "Sup3r-Secret%21pw";
