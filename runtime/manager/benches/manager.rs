@@ -1,7 +1,7 @@
 //! `make bench-manager`: one scheduling tick over 10,000 apps with 1% due; command latency from a SQL UPDATE to the app's process running; orphan rescue time; exactly-once under SIGKILLs. Ends with one `manager-bench:` line.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dc_manager::manager::{Config, Manager};
@@ -95,7 +95,12 @@ fn main() {
             let started = Instant::now();
             let claimed = manager.schedule(&mut client).await.unwrap();
             times.push(started.elapsed().as_secs_f64() * 1000.0);
-            assert_eq!(claimed.len(), DUE, "every due app claimed once");
+            if claimed.len() != DUE {
+                let states = client.query("SELECT state, kind, count(*)::bigint, min(scheduled_time)::text, max(reason) FROM scheduled_runs GROUP BY 1, 2", &[]).await.unwrap();
+                let states: Vec<String> = states.iter().map(|r| format!("{} {} {} {} {:?}", r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, i64>(2), r.get::<_, String>(3), r.get::<_, Option<String>>(4))).collect();
+                let apps = client.query("SELECT count(*)::bigint, min(next_run)::text, max(next_run)::text, bool_or(disable)::text FROM apps WHERE group_name = 'tick' AND app_name < 'app00100'", &[]).await.unwrap();
+                panic!("{} of {DUE} due apps claimed; scheduled_runs: {states:?}; due apps: {} next_run {:?}..{:?} disabled {:?}", claimed.len(), apps[0].get::<_, i64>(0), apps[0].get::<_, Option<String>>(1), apps[0].get::<_, Option<String>>(2), apps[0].get::<_, Option<String>>(3));
+            }
         }
         client.batch_execute("DELETE FROM scheduled_runs; UPDATE apps SET disable = true, next_run = NULL WHERE group_name = 'tick';").await.unwrap();
         times

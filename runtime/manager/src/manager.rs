@@ -100,13 +100,20 @@ pub struct Manager {
     schedules: HashMap<(String, String), Option<Schedule>>,
     last_heartbeat: Instant,
     shutting_down: Option<Instant>,
+    /// When, shutting down, the last child ended (ends not recorded yet are retried from then).
+    children_gone: Option<Instant>,
+    /// An app became fatal in this tick: the alert task is woken.
+    became_fatal: bool,
 }
 
 /// Runs a manager until `shutdown` is cancelled and its apps have ended.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ManagerError> {
+pub async fn run(mut config: Config, shutdown: CancellationToken) -> Result<(), ManagerError> {
     crate::register::prepare_database_async(&config.database_url).await.map_err(ManagerError::Prepare)?;
     let wake = Arc::new(Notify::new());
     let listener = tokio::spawn(listen(config.database_url.clone(), wake.clone(), shutdown.clone()));
+    let alert_wake = Arc::new(Notify::new());
+    let notifiers = std::mem::take(&mut config.notifiers);
+    let alerter = (!notifiers.is_empty()).then(|| tokio::spawn(send_alerts(config.database_url.clone(), notifiers, config.poll, alert_wake.clone(), shutdown.clone())));
     let (mut manager, mut exit_events) = Manager::new(config);
     tracing::info!(manager_id = %manager.config.manager_id, lease_s = manager.config.lease.as_secs_f64(), "manager started");
     let mut client: Option<Client> = None;
@@ -140,12 +147,29 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Mana
             };
         }
         if let Some(c) = client.as_mut() {
-            if let Err(error) = manager.tick(c).await {
-                tracing::warn!(error = %redact(&manager.config.database_url, &error.to_string()), "tick failed; retrying");
+            match manager.tick(c).await {
+                Ok(()) => {
+                    if std::mem::take(&mut manager.became_fatal) {
+                        alert_wake.notify_one();
+                    }
+                }
+                Err(error) => tracing::warn!(error = %redact(&manager.config.database_url, &error.to_string()), "tick failed; retrying"),
             }
         }
-        if manager.shutting_down.is_some() && manager.children.is_empty() && (manager.unrecorded.is_empty() || client.is_none()) {
-            break;
+        if manager.shutting_down.is_some() && manager.children.is_empty() {
+            if manager.unrecorded.is_empty() {
+                break;
+            }
+            // The database is away: the ends are retried for one more lease
+            // (another manager could take the runs over after that anyway),
+            // then written to the log in full, so no outcome goes unsaid.
+            let children_gone = *manager.children_gone.get_or_insert_with(Instant::now);
+            if children_gone.elapsed() >= manager.config.lease {
+                for end in &manager.unrecorded {
+                    tracing::error!(app_id = %end.app_id, runtime_id = %end.runtime_id, run_id = end.run_id, exit = end.exit.key(), process_status = ?end.process_status, reason = %end.reason, "run end not recorded: the database stayed unreachable; another manager records the run as an orphan");
+                }
+                break;
+            }
         }
         let heartbeat_every = manager.config.lease / 3;
         let until_heartbeat = heartbeat_every.saturating_sub(manager.last_heartbeat.elapsed());
@@ -161,6 +185,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Mana
         }
     }
     listener.abort();
+    if let Some(alerter) = alerter {
+        alerter.abort();
+    }
     tracing::info!(manager_id = %manager.config.manager_id, "manager stopped");
     Ok(())
 }
@@ -182,6 +209,8 @@ impl Manager {
             schedules: HashMap::new(),
             last_heartbeat: Instant::now() - lease,
             shutting_down: None,
+            children_gone: None,
+            became_fatal: false,
         };
         (manager, exit_events)
     }
@@ -226,9 +255,8 @@ impl Manager {
         for run in self.schedule(client).await? {
             self.start(client, run).await?;
         }
-        self.honour_stop_requests(client).await?;
-        self.send_alerts(client).await?;
-        Ok(())
+        self.honour_stop_requests(client).await
+
     }
 
     async fn record_ends(&mut self, client: &mut Client) -> Result<(), StoreError> {
@@ -239,6 +267,7 @@ impl Manager {
                 Ended::Recorded { became_fatal } => {
                     tracing::info!(app_id = %end.app_id, runtime_id = %end.runtime_id, exit = end.exit.key(), reason = %end.reason, "run ended");
                     if became_fatal {
+                        self.became_fatal = true;
                         tracing::error!(app_id = %end.app_id, "app disabled after consecutive failed runs");
                     }
                 }
@@ -298,7 +327,7 @@ impl Manager {
         let owners = store::lease_owners(client, self.me()).await?;
         let dead: Vec<String> = owners.into_iter().filter(|owner| owner_is_dead_here(owner, &self.config.host)).collect();
         let tx = client.transaction().await?;
-        let (released, orphans) = store::take_orphans(&tx, &dead).await?;
+        let (released, orphans) = store::take_orphans(&tx, &dead, self.config.lease).await?;
         if released > 0 {
             tracing::warn!(released, "claimed runs whose manager is gone are due again");
         }
@@ -428,30 +457,6 @@ impl Manager {
         }
         Ok(())
     }
-
-    async fn send_alerts(&mut self, client: &mut Client) -> Result<(), StoreError> {
-        if self.config.notifiers.is_empty() {
-            return Ok(());
-        }
-        let tx = client.transaction().await?;
-        let pending = store::pending_alerts(&tx).await?;
-        for alert in pending {
-            let alert = Alert { app_id: alert.app_id, group: alert.group, parent: alert.parent, name: alert.name, message: alert.message, fatal_time: alert.fatal_time };
-            let mut delivered = true;
-            for notifier in &self.config.notifiers {
-                if let Err(error) = notifier.send(&alert).await {
-                    delivered = false;
-                    tracing::warn!(app_id = %alert.app_id, notifier = notifier.describe(), %error, "alert not delivered; retrying on a later tick");
-                }
-            }
-            if delivered {
-                store::alert_sent(&tx, &alert.app_id).await?;
-                tracing::info!(app_id = %alert.app_id, "fatal alert sent");
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
 fn describe_status(status: std::process::ExitStatus) -> String {
@@ -472,6 +477,62 @@ fn owner_is_dead_here(owner: &str, host: &str) -> bool {
         (Some(owner_host), Some(pid)) if owner_host == host => !process::pid_alive(pid),
         _ => false,
     }
+}
+
+/// Sends fatal-app alerts on a connection and task of its own, so a slow
+/// webhook never delays commands or schedules. An app's alert row is
+/// locked while it is sent (one manager sends it); a notifier that failed
+/// is retried on the next pass, and the ones that delivered are not sent
+/// again by this manager.
+async fn send_alerts(url: DatabaseUrl, notifiers: Vec<Box<dyn Notifier>>, poll: Duration, wake: Arc<Notify>, shutdown: CancellationToken) {
+    let mut client: Option<Client> = None;
+    // (app, fatal time) -> the notifiers that delivered its alert.
+    let mut delivered: HashMap<(String, Option<chrono::NaiveDateTime>), Vec<bool>> = HashMap::new();
+    while !shutdown.is_cancelled() {
+        if client.as_ref().is_none_or(|c| c.is_closed()) {
+            client = store::connect(&url).await.ok();
+        }
+        if let Some(c) = client.as_mut() {
+            if let Err(error) = send_pending_alerts(c, &notifiers, &mut delivered).await {
+                tracing::warn!(error = %url.redact(&error.to_string()), "sending alerts failed; retrying");
+            }
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = shutdown.cancelled() => {}
+        }
+    }
+}
+
+async fn send_pending_alerts(
+    client: &mut Client,
+    notifiers: &[Box<dyn Notifier>],
+    delivered: &mut HashMap<(String, Option<chrono::NaiveDateTime>), Vec<bool>>,
+) -> Result<(), StoreError> {
+    let tx = client.transaction().await?;
+    let pending = store::pending_alerts(&tx).await?;
+    for alert in pending {
+        let alert = Alert { app_id: alert.app_id, group: alert.group, parent: alert.parent, name: alert.name, message: alert.message, fatal_time: alert.fatal_time };
+        let key = (alert.app_id.clone(), alert.fatal_time);
+        let done = delivered.entry(key.clone()).or_insert_with(|| vec![false; notifiers.len()]);
+        for (notifier, done) in notifiers.iter().zip(done.iter_mut()) {
+            if *done {
+                continue;
+            }
+            match notifier.send(&alert).await {
+                Ok(()) => *done = true,
+                Err(error) => tracing::warn!(app_id = %alert.app_id, notifier = notifier.describe(), %error, "alert not delivered; retrying"),
+            }
+        }
+        if done.iter().all(|d| *d) {
+            store::alert_sent(&tx, &alert.app_id).await?;
+            delivered.remove(&key);
+            tracing::info!(app_id = %alert.app_id, "fatal alert sent");
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Keeps a LISTEN connection open and wakes the loop on every notification;

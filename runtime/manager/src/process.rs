@@ -5,7 +5,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::sync::{mpsc, watch};
 
 use crate::output::{OutputSink, Stream};
@@ -122,8 +122,12 @@ pub fn spawn(launch: &Launch<'_>, sink: Arc<dyn OutputSink>, exited: mpsc::Unbou
         };
         // A run leaves nothing behind: whatever the leader left in its group goes with it.
         signal_group(pid, libc::SIGKILL);
-        for reader in readers.into_iter().flatten() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
+        // The pipes end when the group is gone; a process that left the group
+        // (setsid) may hold them open: its output is dropped after 2 s, not waited for.
+        for mut reader in readers.into_iter().flatten() {
+            if tokio::time::timeout(Duration::from_secs(2), &mut reader).await.is_err() {
+                reader.abort();
+            }
         }
         let _ = exited.send(Exited { run_id, status });
     });
@@ -137,6 +141,14 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
+/// A line longer than this is passed on in pieces of this size, so an app
+/// that writes without newlines cannot make the manager hold its output.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Reads one pipe to its end, line by line, whatever the bytes: text that is
+/// not UTF-8 is passed on with replacement characters rather than ending the
+/// read (a reader that stopped would leave the pipe full and the app blocked
+/// on its next write).
 fn forward(
     pipe: impl AsyncRead + Unpin + Send + 'static,
     sink: Arc<dyn OutputSink>,
@@ -145,9 +157,22 @@ fn forward(
     stream: Stream,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut lines = BufReader::new(pipe).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            sink.line(&app_id, &runtime_id, stream, &line);
+        let mut reader = BufReader::new(pipe);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match (&mut reader).take(MAX_LINE_BYTES as u64).read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if line.last() == Some(&b'\n') {
+                        line.pop();
+                        if line.last() == Some(&b'\r') {
+                            line.pop();
+                        }
+                    }
+                    sink.line(&app_id, &runtime_id, stream, &String::from_utf8_lossy(&line));
+                }
+            }
         }
     })
 }

@@ -113,11 +113,15 @@ impl Schedule {
         let zone = self.time_zone;
         // Wall clock of `after` in the app's zone; searched as if it were UTC,
         // so the cron crate sees no daylight saving and the rule above is ours.
-        let mut wall = Utc.from_utc_datetime(&after).with_timezone(&zone).naive_local();
+        // Whole seconds: the cron crate carries a fraction of `after` into the
+        // occurrence it finds (05.93 would give 06.93), and cron occurrences are
+        // whole seconds. An occurrence at the floor itself is not after `after`
+        // unless `after` had no fraction, which the `instant > after` check sorts.
+        let mut wall = Utc.from_utc_datetime(&after).with_timezone(&zone).naive_local().with_nanosecond(0).unwrap_or(after);
         // A year of misses cannot happen for a valid expression; the bound
         // only guards against an expression that never matches again.
         for _ in 0..100_000 {
-            let next_wall = cron.find_next_occurrence(&Utc.from_utc_datetime(&wall), false).ok()?.naive_utc();
+            let next_wall = cron.find_next_occurrence(&Utc.from_utc_datetime(&wall), false).ok()?.naive_utc().with_nanosecond(0)?;
             let instant = wall_to_instant(zone, next_wall);
             if instant > after {
                 return Some(instant);
@@ -235,6 +239,19 @@ mod tests {
 
     // Golden: daily at 02:30, across the four 2026 changes. The skipped 02:30
     // runs once at the gap's end; the repeated one runs once.
+    #[test]
+    fn cron_occurrences_are_whole_seconds_whatever_the_fraction_of_the_start() {
+        let every_second = Schedule::parse("* * * * * *", "UTC").unwrap();
+        let start = utc("2026-12-02 07:57:05") + ChronoDuration::microseconds(929_224);
+        assert_eq!(every_second.next_after(start), Some(utc("2026-12-02 07:57:06")));
+        assert_eq!(every_second.next_after(utc("2026-12-02 07:57:05")), Some(utc("2026-12-02 07:57:06")));
+        // The manager asks for the runs from just before next_run: next_run itself is one.
+        let (runs, _) = every_second.runs_between(utc("2026-12-02 07:57:05") - ChronoDuration::microseconds(1), start, 10);
+        assert_eq!(runs, [utc("2026-12-02 07:57:05")]);
+        let daily = Schedule::parse("30 2 * * *", "Europe/Berlin").unwrap();
+        assert_eq!(daily.next_after(utc("2026-06-01 00:29:59") + ChronoDuration::microseconds(999_999)), Some(utc("2026-06-01 00:30:00")));
+    }
+
     #[test]
     fn new_york_spring_forward_daily_in_the_gap_runs_once_after_it() {
         // 2026-03-08: 02:00 EST -> 03:00 EDT.

@@ -105,24 +105,31 @@ pub async fn lease_owners(client: &Client, me: &str) -> Result<Vec<String>, Stor
 
 /// Claimed runs that never started go back to due; running ones whose
 /// owner is gone are locked and returned for [`end_orphan`].
-pub async fn take_orphans(tx: &Transaction<'_>, dead_owners: &[String]) -> Result<(u64, Vec<Orphan>), StoreError> {
+///
+/// A lease counts as expired only once PostgreSQL itself has been up for a
+/// lease (`lease` is this manager's): while the database was down no owner
+/// could renew, so after a restart every owner gets one full lease to
+/// reconnect, renew and record what ended meanwhile before its runs are
+/// taken. A dead owner on this host (`dead_owners`) is taken at once.
+pub async fn take_orphans(tx: &Transaction<'_>, dead_owners: &[String], lease: Duration) -> Result<(u64, Vec<Orphan>), StoreError> {
+    let expired = format!("GREATEST(lease_expires, timezone('utc', pg_postmaster_start_time()) + make_interval(secs => $2)) < {NOW_UTC}");
     let released = tx
         .execute(
             &format!(
                 "UPDATE scheduled_runs SET state = 'due', lease_owner = NULL, lease_expires = NULL, heartbeat = NULL, fencing_token = fencing_token + 1
-                 WHERE state = 'claimed' AND (lease_expires < {NOW_UTC} OR lease_owner = ANY($1))"
+                 WHERE state = 'claimed' AND ({expired} OR lease_owner = ANY($1))"
             ),
-            &[&dead_owners],
+            &[&dead_owners, &lease.as_secs_f64()],
         )
         .await?;
     let rows = tx
         .query(
             &format!(
                 "SELECT id, app_id, runtime_id, host, lease_owner FROM scheduled_runs
-                 WHERE state = 'running' AND (lease_expires < {NOW_UTC} OR lease_owner = ANY($1))
+                 WHERE state = 'running' AND ({expired} OR lease_owner = ANY($1))
                  ORDER BY id FOR UPDATE SKIP LOCKED"
             ),
-            &[&dead_owners],
+            &[&dead_owners, &lease.as_secs_f64()],
         )
         .await?;
     let orphans = rows

@@ -57,28 +57,43 @@ fn a_manager_killed_elsewhere_is_rescued_within_one_lease() {
     assert!(rescued < Duration::from_secs(2) + Duration::from_millis(1500), "rescued after {rescued:?}: more than one lease (2 s) and a poll");
 }
 
+/// PostgreSQL stops for longer than a lease while runs are in flight and
+/// some end: when it is back, each owner records its runs' real ends
+/// (nothing lost, nothing taken as an orphan by the other manager), and
+/// both go on, commands included.
 #[test]
-fn postgres_restarted_mid_run_managers_reconnect_and_go_on() {
+fn postgres_restarted_mid_run_managers_reconnect_record_every_end_and_go_on() {
     // A cluster of its own: restarting the shared one would break the other tests.
     let cluster: &'static Cluster = Box::leak(Box::new(Cluster::start().expect("cluster")));
     let db = TestDb::on(cluster, "pg_restart");
-    db.register(&format!("apps:\n{}", app("steady", "sleep 1.5", ", schedule: \"every 1s\"")));
-    let id = db.app_id("fault", "mgr", "steady");
-    let manager = db.manager(&["--lease-s", "10"]);
-    wait_for(Duration::from_secs(20), "a run in flight", || db.count(&format!("SELECT count(*) FROM scheduled_runs WHERE app_id = '{id}' AND state = 'running'")) == 1);
+    db.register(&format!("apps:\n{}{}", app("steady", "sleep 1.5", ", schedule: \"every 1s\""), app("long", "sleep 5", ", schedule: \"every 1s\"")));
+    let steady = db.app_id("fault", "mgr", "steady");
+    let long = db.app_id("fault", "mgr", "long");
+    // A 2 s lease: the outage below is twice as long.
+    let managers = [db.manager(&["--lease-s", "2"]), db.manager(&["--lease-s", "2"])];
+    let running = |id: &str| db.count(&format!("SELECT count(*) FROM scheduled_runs WHERE app_id = '{id}' AND state = 'running'")) == 1;
+    wait_for(Duration::from_secs(20), "runs in flight", || running(&steady) && running(&long));
+    let in_flight = db.query("SELECT runtime_id FROM scheduled_runs WHERE state = 'running'");
     cluster.stop_keeping_data().expect("stop");
-    std::thread::sleep(Duration::from_secs(2));
+    // "steady" ends while the database is down; "long" goes on past the outage.
+    std::thread::sleep(Duration::from_secs(4));
     cluster.start_again().expect("start");
     let back = epoch(&db.value("SELECT timezone('utc', now())::text"));
     wait_for(Duration::from_secs(20), "runs started after the restart", || {
-        db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{id}' AND end_time IS NOT NULL AND start_time > to_timestamp({back})::timestamp AT TIME ZONE 'UTC'")) >= 2
+        db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{steady}' AND end_time IS NOT NULL AND start_time > to_timestamp({back})::timestamp AT TIME ZONE 'UTC'")) >= 2
     });
-    // The run in flight during the outage was recorded when the database came back.
-    assert_eq!(db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{id}' AND end_time IS NULL AND start_time < to_timestamp({back} - 3)::timestamp AT TIME ZONE 'UTC'")), 0);
+    wait_for(Duration::from_secs(10), "the runs in flight during the outage to be recorded", || {
+        in_flight.iter().all(|row| db.count(&format!("SELECT count(*) FROM runtime WHERE runtime = '{}' AND end_time IS NOT NULL", row[0])) == 1)
+    });
+    for row in &in_flight {
+        let ended = db.query(&format!("SELECT exit_code, process_status FROM runtime WHERE runtime = '{}'", row[0]));
+        assert_eq!(ended[0], ["0", "0"], "run {} in flight during the outage: its real end is recorded; logs:\n{}\n{}", row[0], managers[0].log_text(), managers[1].log_text());
+    }
+    assert_eq!(db.count("SELECT count(*) FROM runtime WHERE exit_code = 2"), 0, "no run of a live manager was taken as an orphan");
     // A command by plain SQL is picked up on the new LISTEN connection.
-    db.execute(&format!("UPDATE apps SET cmd_name = 5, cmd_by = 'psql', cmd_time = timezone('utc', now()), cmd_flag = 0 WHERE app = '{id}'"));
-    wait_for(Duration::from_secs(5), "the disable command", || db.value(&format!("SELECT cmd_flag FROM apps WHERE app = '{id}'")) == "1");
-    drop(manager);
+    db.execute(&format!("UPDATE apps SET cmd_name = 5, cmd_by = 'psql', cmd_time = timezone('utc', now()), cmd_flag = 0 WHERE app = '{steady}'"));
+    wait_for(Duration::from_secs(5), "the disable command", || db.value(&format!("SELECT cmd_flag FROM apps WHERE app = '{steady}'")) == "1");
+    drop(managers);
 }
 
 /// Three managers, apps due every second, a manager killed with SIGKILL and

@@ -267,3 +267,116 @@ fn dcctl_register_names_every_problem_of_a_bad_manifest_and_registers_a_good_one
         [id.clone(), dc_manager::ids::parent_id("g", "p"), dc_manager::ids::parent_id("g", "p"), "Europe/Berlin".to_string(), "f".to_string()]
     );
 }
+
+#[test]
+fn alerts_reach_teams_and_telegram_once_and_a_503_is_retried_until_delivered() {
+    let db = TestDb::new("alert_formats");
+    let teams = Receiver::start(200);
+    let telegram = Receiver::start(200);
+    // A webhook that is down for its first two requests.
+    let flaky = Receiver::answering(&[503, 503], 200);
+    db.register(&format!("apps:\n{}", app("flaky", "exit 1", ", schedule: \"every 1s\", failure_threshold: 1")));
+    let id = db.app_id("test", "mgr", "flaky");
+    let (teams_hook, telegram_hook, json_hook) = (format!("teams={}", teams.url), format!("telegram:-1001234={}", telegram.url), format!("json={}", flaky.url));
+    let _manager = db.manager(&["--alert-webhook", &teams_hook, "--alert-webhook", &telegram_hook, "--alert-webhook", &json_hook]);
+    wait_for(Duration::from_secs(20), "the alert marked sent", || db.value(&format!("SELECT fatal_flag FROM apps WHERE app = '{id}'")) == "2");
+    // Quiet for a while: nothing more arrives anywhere.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(*flaky.answers.lock().unwrap(), [503, 503, 200], "the JSON webhook was retried after each 503 until it took the alert, then never again");
+    let json: Vec<serde_json::Value> = flaky.received().iter().map(|b| serde_json::from_str(b).unwrap()).collect();
+    assert!(json.iter().all(|body| body == &json[0]), "each retry carries the same alert: {json:?}");
+    assert_eq!(json[0]["event"], "app_fatal");
+    assert_eq!(json[0]["app_id"], id.as_str());
+    assert!(json[0]["message"].as_str().unwrap().starts_with("1 consecutive failed runs"), "{}", json[0]);
+    // The notifiers that delivered on the first try are not sent the alert again while the other one is retried.
+    assert_eq!(teams.received().len(), 1, "teams: {:?}", teams.received());
+    let card: serde_json::Value = serde_json::from_str(&teams.received()[0]).unwrap();
+    assert_eq!(card["@type"], "MessageCard");
+    assert_eq!(card["title"], "dc-manager: app test/mgr/flaky disabled");
+    assert!(card["text"].as_str().unwrap().contains("dcctl enable test/mgr/flaky"), "{card}");
+    assert_eq!(telegram.received().len(), 1, "telegram: {:?}", telegram.received());
+    let message: serde_json::Value = serde_json::from_str(&telegram.received()[0]).unwrap();
+    assert_eq!(message["chat_id"], "-1001234");
+    assert!(message["text"].as_str().unwrap().starts_with("dc-manager: app test/mgr/flaky disabled at "), "{message}");
+    assert_eq!(db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{id}'")), 1, "one failed run with threshold 1");
+}
+
+#[test]
+fn start_on_a_running_app_with_overlap_replace_ends_the_run_as_cmd_start() {
+    let db = TestDb::new("cmd_start");
+    db.register(&format!("apps:\n{}", app("replaced", "sleep 60 & wait", ", overlap: replace, stop_timeout_s: 1")));
+    let id = db.app_id("test", "mgr", "replaced");
+    let _manager = db.manager(&[]);
+    let running = |not: &str| {
+        db.count(&format!("SELECT count(*) FROM scheduled_runs WHERE app_id = '{id}' AND state = 'running' AND pid IS NOT NULL AND runtime_id <> '{not}'")) == 1
+    };
+    let first = db.dcctl(&["start", "replaced"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    wait_for(Duration::from_secs(10), "the first run", || running(""));
+    let (first_run, _) = latest_run(&db, &id);
+    wait_for(Duration::from_secs(5), "the first run's sleep", || processes_of_run(&first_run).len() >= 2);
+    let second = db.dcctl(&["start", "replaced"]);
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(String::from_utf8_lossy(&second.stdout).contains("stopping the running run, then starting"), "{}", String::from_utf8_lossy(&second.stdout));
+    wait_for(Duration::from_secs(10), "the second run", || running(&first_run));
+    assert_eq!(db.value(&format!("SELECT exit_code FROM runtime WHERE runtime = '{first_run}'")), "6", "the replaced run ends as cmd_start");
+    assert!(processes_of_run(&first_run).is_empty(), "the replaced run's group is gone");
+    assert_eq!(db.count(&format!("SELECT count(*) FROM scheduled_runs WHERE app_id = '{id}' AND state = 'running'")), 1, "replace: never two at once");
+}
+
+#[test]
+fn re_registering_changes_configuration_and_keeps_every_runtime_column() {
+    let db = TestDb::new("reregister");
+    let manifest = |enabled: bool, schedule: &str| format!("apps:\n{}", app("kept", "true", &format!(", schedule: \"{schedule}\", enabled: {enabled}")));
+    db.register(&manifest(true, "every 1h"));
+    let id = db.app_id("test", "mgr", "kept");
+    // What a manager and a user left on the row.
+    db.execute(&format!(
+        "UPDATE apps SET run_status = 1, last_run = '2026-03-01 10:00', next_run = '2030-01-01 00:00', app_pids = '[4242]', task_size = 100, progress = 40,
+           solved = 40, failed = 2, fatal_flag = 3, fatal_msg = 'boom', fatal_time = '2026-03-01 11:00', runtime_id = 'r1', cmd_by = 'ops', cmd_name = 2,
+           cmd_time = '2026-03-01 09:00', cmd_flag = 1, cmd_exec = '2026-03-01 09:00:01', eta = '2026-03-02 00:00' WHERE app = '{id}'"
+    ));
+    let runtime_state = || {
+        db.query(&format!(
+            "SELECT run_status, last_run, app_pids, task_size, progress, solved, failed, fatal_flag, fatal_msg, fatal_time, runtime_id, cmd_by, cmd_name, cmd_time, cmd_flag, cmd_exec, eta
+             FROM apps WHERE app = '{id}'"
+        ))
+    };
+    let before = runtime_state();
+    let changed = |enabled: bool, schedule: &str| {
+        let path = db.dir.path().join("again.yaml");
+        std::fs::write(&path, manifest(enabled, schedule)).unwrap();
+        let apps = dc_manager::manifest::load(&path).unwrap();
+        dc_manager::register::register(&dc_runtime::db::DatabaseUrl::new(db.url.clone()), &apps).unwrap()
+    };
+    assert_eq!(changed(true, "every 1h").apps, (0, 0), "an unchanged manifest changes nothing");
+    assert_eq!(changed(false, "every 1h").apps, (0, 1));
+    assert_eq!(db.value(&format!("SELECT disable FROM apps WHERE app = '{id}'")), "t");
+    assert_eq!(runtime_state(), before, "registration wrote runtime columns");
+    assert_eq!(db.value(&format!("SELECT next_run FROM apps WHERE app = '{id}'")), "2030-01-01 00:00:00", "same schedule: next_run stays");
+    // A new schedule: next_run is computed again from it; nothing else of the runtime state moves.
+    assert_eq!(changed(false, "every 5m").schedules, (0, 1));
+    assert_eq!(db.value(&format!("SELECT schedule FROM app_schedules WHERE app_id = '{id}'")), "every 5m");
+    assert_eq!(db.value(&format!("SELECT next_run IS NULL FROM apps WHERE app = '{id}'")), "t");
+    assert_eq!(runtime_state(), before);
+    // The row hash is the full row's: a merge of NewApps would see nothing to change.
+    assert_eq!(db.count(&format!("SELECT count(*) FROM apps WHERE app = '{id}' AND sha IS NOT NULL AND length(sha) = 64")), 1);
+}
+
+#[test]
+fn output_that_is_not_utf8_or_has_no_newlines_is_drained_and_the_app_finishes() {
+    let db = TestDb::new("output");
+    // Invalid UTF-8 first, then 300 KB without a newline (more than a pipe holds), then a last line.
+    let noisy = "printf 'bad \\377\\376 bytes\\n'; head -c 300000 /dev/zero | tr '\\0' x; printf '\\nlast line\\n'; echo on-stderr >&2";
+    db.register(&format!("apps:\n{}", app("noisy", noisy, "")));
+    let id = db.app_id("test", "mgr", "noisy");
+    let manager = db.manager(&[]);
+    let started = db.dcctl(&["start", "noisy"]);
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    wait_for(Duration::from_secs(15), "the run to finish", || db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{id}' AND exit_code = 0")) == 1);
+    wait_for(Duration::from_secs(5), "the output in the manager's log", || manager.log_text().contains("last line"));
+    let log = manager.log_text();
+    assert!(log.contains("bad \u{FFFD}\u{FFFD} bytes"), "invalid bytes are replaced, not the end of the output");
+    assert!(log.contains("on-stderr"));
+    assert!(log.lines().filter(|l| l.contains(&"x".repeat(1000))).count() >= 4, "the long line arrives in pieces");
+}

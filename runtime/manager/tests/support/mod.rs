@@ -169,14 +169,25 @@ pub fn processes_of_run(runtime_id: &str) -> Vec<i32> {
     pids
 }
 
-/// A minimal HTTP/1.1 server on 127.0.0.1 that records request bodies and answers with `status`.
+/// A minimal HTTP/1.1 server on 127.0.0.1 that records request bodies and
+/// answers each with its status: the first ones from `first`, then `status`.
 pub struct Receiver {
     pub url: String,
     pub bodies: Arc<Mutex<Vec<String>>>,
+    /// The status each request got, in order.
+    pub answers: Arc<Mutex<Vec<u16>>>,
 }
 
 impl Receiver {
     pub fn start(status: u16) -> Receiver {
+        Receiver::answering(&[], status)
+    }
+
+    /// Answers the first requests with `first` (e.g. 503s), then `status`.
+    pub fn answering(first: &[u16], status: u16) -> Receiver {
+        let mut queue: std::collections::VecDeque<u16> = first.iter().copied().collect();
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let answered = answers.clone();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -196,11 +207,13 @@ impl Receiver {
                 if reader.read_exact(&mut body).is_ok() {
                     recorded.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
                 }
+                let answer = queue.pop_front().unwrap_or(status);
+                answered.lock().unwrap().push(answer);
                 let mut stream = stream;
-                let _ = write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = write!(stream, "HTTP/1.1 {answer} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             }
         });
-        Receiver { url, bodies }
+        Receiver { url, bodies, answers }
     }
 
     pub fn received(&self) -> Vec<String> {
