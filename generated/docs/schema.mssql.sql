@@ -377,6 +377,12 @@ GO
 CREATE NONCLUSTERED INDEX [ix_apps_sha] ON [dbo].[apps] ([sha]);
 GO
 
+CREATE NONCLUSTERED INDEX [ix_apps_next_run] ON [dbo].[apps] ([next_run]);
+GO
+
+CREATE NONCLUSTERED INDEX [ix_apps_cmd_time] ON [dbo].[apps] ([cmd_time]) WHERE [cmd_flag] = 0;
+GO
+
 CREATE TRIGGER [dbo].[tr_apps_date_modified] ON [dbo].[apps] AFTER UPDATE AS
 BEGIN
     SET NOCOUNT ON;

@@ -76,6 +76,11 @@ fn main() {
     let started = Instant::now();
     dc_manager::register::register(&database_url, &apps).unwrap();
     println!("registered {} apps in {:.2} s", apps.len(), started.elapsed().as_secs_f64());
+    // Statistics as autovacuum keeps them on a database in use (it would analyze
+    // these tables within a minute of the registration), and every statement of
+    // 5 ms or more in the cluster's log, to say where a slow tick spends its time.
+    sql("ANALYZE");
+    sql(&format!("ALTER DATABASE {name} SET log_min_duration_statement = 5"));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut tick_ms: Vec<f64> = runtime.block_on(async {
         let mut client = dc_manager::store::connect(&database_url).await.unwrap();
@@ -105,6 +110,19 @@ fn main() {
         client.batch_execute("DELETE FROM scheduled_runs; UPDATE apps SET disable = true, next_run = NULL WHERE group_name = 'tick';").await.unwrap();
         times
     });
+    let slow: Vec<String> = std::fs::read_to_string(cluster.log_path())
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains("duration:"))
+        .map(|line| line.chars().take(220).collect())
+        .collect();
+    if !slow.is_empty() {
+        println!("statements of 5 ms or more during the ticks ({}):", slow.len());
+        for line in slow.iter().take(15) {
+            println!("  {line}");
+        }
+    }
+    sql(&format!("ALTER DATABASE {name} RESET log_min_duration_statement"));
     tick_ms.sort_by(f64::total_cmp);
     let tick = percentile(&tick_ms, 0.5);
     println!("tick over {APPS} apps, {DUE} due: median {tick:.1} ms, max {:.1} ms ({TICKS} ticks)", tick_ms[tick_ms.len() - 1]);
@@ -237,14 +255,14 @@ fn main() {
         unsafe { libc::kill(manager.id() as i32, libc::SIGTERM) };
         let _ = manager.wait();
     }
-    let window = format!("scheduled_time <= '{end}' AND app_id IN (SELECT app FROM apps WHERE group_name = 'soak')");
+    let window = format!("scheduled_time <= '{end}' AND scheduled_runs.app_id IN (SELECT app FROM apps WHERE group_name = 'soak')");
     let occurrences: i64 = value(&format!("SELECT count(*) FROM scheduled_runs WHERE {window}")).parse().unwrap();
     let grid: i64 = value(&format!(
         "SELECT COALESCE(sum(extract(epoch FROM max_t - min_t)::bigint + 1), 0) FROM (SELECT max(scheduled_time) AS max_t, min(scheduled_time) AS min_t FROM scheduled_runs WHERE {window} GROUP BY app_id) g"
     ))
     .parse()
     .unwrap();
-    let ran: i64 = value(&format!("SELECT count(*) FROM scheduled_runs r JOIN runtime t ON t.runtime = r.runtime_id WHERE r.{window}")).parse().unwrap();
+    let ran: i64 = value(&format!("SELECT count(*) FROM scheduled_runs JOIN runtime t ON t.runtime = scheduled_runs.runtime_id WHERE {window}")).parse().unwrap();
     let duplicates: i64 = value("SELECT count(*) FROM runtime t WHERE (SELECT count(*) FROM scheduled_runs r WHERE r.runtime_id = t.runtime) <> 1").parse().unwrap();
     let missed = (grid - ran).max(0) + (grid - occurrences).max(0);
     println!("exactly once: {occurrences} occurrences ({grid} on the grid), {ran} ran, {round} SIGKILLs");

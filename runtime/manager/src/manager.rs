@@ -14,6 +14,7 @@
 //! by its process being gone) and finished by another manager.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -104,17 +105,21 @@ pub struct Manager {
     children_gone: Option<Instant>,
     /// An app became fatal in this tick: the alert task is woken.
     became_fatal: bool,
+    /// When scheduling (rescue, occurrences, claims) last ran.
+    last_schedule: Option<Instant>,
+    /// Set by the LISTEN task when a command notification arrives.
+    command_notified: Arc<AtomicBool>,
 }
 
 /// Runs a manager until `shutdown` is cancelled and its apps have ended.
 pub async fn run(mut config: Config, shutdown: CancellationToken) -> Result<(), ManagerError> {
     crate::register::prepare_database_async(&config.database_url).await.map_err(ManagerError::Prepare)?;
     let wake = Arc::new(Notify::new());
-    let listener = tokio::spawn(listen(config.database_url.clone(), wake.clone(), shutdown.clone()));
     let alert_wake = Arc::new(Notify::new());
     let notifiers = std::mem::take(&mut config.notifiers);
     let alerter = (!notifiers.is_empty()).then(|| tokio::spawn(send_alerts(config.database_url.clone(), notifiers, config.poll, alert_wake.clone(), shutdown.clone())));
     let (mut manager, mut exit_events) = Manager::new(config);
+    let listener = tokio::spawn(listen(manager.config.database_url.clone(), wake.clone(), manager.command_notified.clone(), shutdown.clone()));
     tracing::info!(manager_id = %manager.config.manager_id, lease_s = manager.config.lease.as_secs_f64(), "manager started");
     let mut client: Option<Client> = None;
     let mut failures = 0u32;
@@ -171,9 +176,8 @@ pub async fn run(mut config: Config, shutdown: CancellationToken) -> Result<(), 
                 break;
             }
         }
-        let heartbeat_every = manager.config.lease / 3;
-        let until_heartbeat = heartbeat_every.saturating_sub(manager.last_heartbeat.elapsed());
-        let wait = manager.config.poll.min(until_heartbeat).max(Duration::from_millis(5));
+        // Unreachable: retry with a backoff (50 ms doubling up to the poll), not in a spin.
+        let wait = if client.is_none() { manager.config.poll.min(Duration::from_millis(50) * 2u32.pow(failures.min(5))) } else { manager.idle_for() };
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(wait) => {}
@@ -211,6 +215,8 @@ impl Manager {
             shutting_down: None,
             children_gone: None,
             became_fatal: false,
+            last_schedule: None,
+            command_notified: Arc::new(AtomicBool::new(false)),
         };
         (manager, exit_events)
     }
@@ -247,16 +253,46 @@ impl Manager {
             return Ok(());
         }
         // Commands first: their runs start before anything else.
-        let commanded = self.execute_commands(client).await?;
-        for run in commanded {
-            self.start(client, run).await?;
-        }
+        self.commands(client).await?;
         self.honour_stop_requests(client).await?;
-        for run in self.schedule(client).await? {
+        // Scheduling runs once per poll interval, not on every wake: a tick
+        // woken by a command or a child's exit does only the quick part, and
+        // a command that arrives during scheduling is taken between its steps.
+        if self.last_schedule.is_some_and(|at| at.elapsed() < self.config.poll) {
+            return Ok(());
+        }
+        self.last_schedule = Some(Instant::now());
+        self.rescue_orphans(client).await?;
+        self.commands_if_notified(client).await?;
+        self.write_occurrences(client).await?;
+        self.commands_if_notified(client).await?;
+        for run in self.claim_due(client).await? {
             self.start(client, run).await?;
         }
         self.honour_stop_requests(client).await
+    }
 
+    /// Executes pending commands and starts the runs they claimed.
+    async fn commands(&mut self, client: &mut Client) -> Result<(), StoreError> {
+        self.command_notified.store(false, Ordering::Relaxed);
+        for run in self.execute_commands(client).await? {
+            self.start(client, run).await?;
+        }
+        Ok(())
+    }
+
+    async fn commands_if_notified(&mut self, client: &mut Client) -> Result<(), StoreError> {
+        if self.command_notified.load(Ordering::Relaxed) {
+            self.commands(client).await?;
+        }
+        Ok(())
+    }
+
+    /// How long the loop may sleep: until the next scheduling pass or heartbeat.
+    fn idle_for(&self) -> Duration {
+        let until_heartbeat = (self.config.lease / 3).saturating_sub(self.last_heartbeat.elapsed());
+        let until_schedule = self.last_schedule.map_or(Duration::ZERO, |at| self.config.poll.saturating_sub(at.elapsed()));
+        until_heartbeat.min(until_schedule).max(Duration::from_millis(5))
     }
 
     async fn record_ends(&mut self, client: &mut Client) -> Result<(), StoreError> {
@@ -538,17 +574,23 @@ async fn send_pending_alerts(
 /// Keeps a LISTEN connection open and wakes the loop on every notification;
 /// reconnects after the database restarts (and wakes once then, since
 /// notifications sent while it was away are lost).
-async fn listen(url: DatabaseUrl, wake: Arc<Notify>, shutdown: CancellationToken) {
+async fn listen(url: DatabaseUrl, wake: Arc<Notify>, command: Arc<AtomicBool>, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(50);
     while !shutdown.is_cancelled() {
         match tokio_postgres::connect(url.expose(), tokio_postgres::NoTls).await {
             Ok((client, mut connection)) => {
                 let notified = wake.clone();
+                let command_seen = command.clone();
                 let driver = tokio::spawn(async move {
                     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
                     while let Some(message) = messages.next().await {
                         match message {
-                            Ok(AsyncMessage::Notification(_)) => notified.notify_one(),
+                            Ok(AsyncMessage::Notification(note)) => {
+                                if note.payload().starts_with("command") {
+                                    command_seen.store(true, Ordering::Relaxed);
+                                }
+                                notified.notify_one();
+                            }
                             Ok(_) => {}
                             Err(_) => break,
                         }
@@ -556,6 +598,8 @@ async fn listen(url: DatabaseUrl, wake: Arc<Notify>, shutdown: CancellationToken
                 });
                 if client.batch_execute(&format!("LISTEN {}", store::CHANNEL)).await.is_ok() {
                     backoff = Duration::from_millis(50);
+                    // Notifications sent while it was away are lost: look once.
+                    command.store(true, Ordering::Relaxed);
                     wake.notify_one();
                 }
                 tokio::select! {

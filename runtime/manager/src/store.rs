@@ -246,13 +246,15 @@ pub struct ClaimOutcome {
 }
 
 /// Locks apps with due runs (one manager decides for an app at a time),
+/// found from the due runs (index on state, scheduled_time), not by a
+/// probe per app: the tick stays flat in the number of registered apps.
 /// applies the policies, records skips and claims the runs that start.
 pub async fn claim_due(tx: &Transaction<'_>, now: NaiveDateTime, me: &str, lease: Duration, grace: Duration, limit: i64) -> Result<ClaimOutcome, StoreError> {
     let apps = tx
         .query(
             "SELECT a.app, COALESCE(a.disable, true), s.overlap, s.missed_run, s.run_all_deadline_s, s.command, s.working_dir, s.stop_timeout_s
              FROM apps a JOIN app_schedules s ON s.app_id = a.app
-             WHERE EXISTS (SELECT 1 FROM scheduled_runs r WHERE r.app_id = a.app AND r.state = 'due' AND r.scheduled_time <= $1)
+             WHERE a.app IN (SELECT r.app_id FROM scheduled_runs r WHERE r.state = 'due' AND r.scheduled_time <= $1)
              LIMIT $2 FOR UPDATE OF a SKIP LOCKED",
             &[&now, &limit],
         )
@@ -538,11 +540,15 @@ pub struct PendingCommand {
 pub async fn pending_commands(tx: &Transaction<'_>, limit: i64) -> Result<Vec<PendingCommand>, StoreError> {
     let rows = tx
         .query(
-            "SELECT a.app, a.cmd_name, a.cmd_by, a.cmd_time, COALESCE(a.disable, true), s.overlap, s.command, s.working_dir, s.stop_timeout_s
-             FROM apps a LEFT JOIN app_schedules s ON s.app_id = a.app
-             WHERE a.cmd_flag = $1 AND a.cmd_name IS NOT NULL AND a.app IS NOT NULL
-             ORDER BY a.cmd_time NULLS FIRST LIMIT $2 FOR UPDATE OF a SKIP LOCKED",
-            &[&CmdFlag::Pending.value(), &limit],
+            // The pending flag as a literal, so the partial index ix_apps_cmd_time (WHERE cmd_flag = 0) serves it.
+            &format!(
+                "SELECT a.app, a.cmd_name, a.cmd_by, a.cmd_time, COALESCE(a.disable, true), s.overlap, s.command, s.working_dir, s.stop_timeout_s
+                 FROM apps a LEFT JOIN app_schedules s ON s.app_id = a.app
+                 WHERE a.cmd_flag = {pending} AND a.cmd_name IS NOT NULL AND a.app IS NOT NULL
+                 ORDER BY a.cmd_time NULLS FIRST LIMIT $1 FOR UPDATE OF a SKIP LOCKED",
+                pending = CmdFlag::Pending.value()
+            ),
+            &[&limit],
         )
         .await?;
     rows.iter()

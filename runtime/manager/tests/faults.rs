@@ -66,6 +66,10 @@ fn postgres_restarted_mid_run_managers_reconnect_record_every_end_and_go_on() {
     // A cluster of its own: restarting the shared one would break the other tests.
     let cluster: &'static Cluster = Box::leak(Box::new(Cluster::start().expect("cluster")));
     let db = TestDb::on(cluster, "pg_restart");
+    // The harness runs with synchronous_commit off (speed), so an immediate
+    // stop would lose the last commits; a production server keeps them.
+    db.execute("ALTER SYSTEM SET synchronous_commit = on");
+    db.execute("SELECT pg_reload_conf()");
     db.register(&format!("apps:\n{}{}", app("steady", "sleep 1.5", ", schedule: \"every 1s\""), app("long", "sleep 5", ", schedule: \"every 1s\"")));
     let steady = db.app_id("fault", "mgr", "steady");
     let long = db.app_id("fault", "mgr", "long");
@@ -82,9 +86,15 @@ fn postgres_restarted_mid_run_managers_reconnect_record_every_end_and_go_on() {
     wait_for(Duration::from_secs(20), "runs started after the restart", || {
         db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{steady}' AND end_time IS NOT NULL AND start_time > to_timestamp({back})::timestamp AT TIME ZONE 'UTC'")) >= 2
     });
-    wait_for(Duration::from_secs(10), "the runs in flight during the outage to be recorded", || {
-        in_flight.iter().all(|row| db.count(&format!("SELECT count(*) FROM runtime WHERE runtime = '{}' AND end_time IS NOT NULL", row[0])) == 1)
-    });
+    let recorded = || in_flight.iter().all(|row| db.count(&format!("SELECT count(*) FROM runtime WHERE runtime = '{}' AND end_time IS NOT NULL", row[0])) == 1);
+    let waited = Instant::now();
+    while !recorded() {
+        if waited.elapsed() > Duration::from_secs(10) {
+            let rows = db.query("SELECT r.id, r.state, r.lease_owner, r.lease_expires::text, r.fencing_token, r.reason, t.exit_code, t.end_time::text FROM scheduled_runs r LEFT JOIN runtime t ON t.runtime = r.runtime_id ORDER BY r.id");
+            panic!("runs in flight {in_flight:?} not recorded; runs: {rows:#?}\nlog A:\n{}\nlog B:\n{}", managers[0].log_text(), managers[1].log_text());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     for row in &in_flight {
         let ended = db.query(&format!("SELECT exit_code, process_status FROM runtime WHERE runtime = '{}'", row[0]));
         assert_eq!(ended[0], ["0", "0"], "run {} in flight during the outage: its real end is recorded; logs:\n{}\n{}", row[0], managers[0].log_text(), managers[1].log_text());

@@ -41,6 +41,18 @@ BEGIN
 END;
 GO
 
+IF OBJECT_ID(N'[dbo].[apps]', N'U') IS NOT NULL
+BEGIN
+    DROP INDEX IF EXISTS [ix_apps_cmd_time] ON [dbo].[apps];
+END;
+GO
+
+IF OBJECT_ID(N'[dbo].[apps]', N'U') IS NOT NULL
+BEGIN
+    DROP INDEX IF EXISTS [ix_apps_next_run] ON [dbo].[apps];
+END;
+GO
+
 IF COL_LENGTH(N'[dbo].[command_log]', N'cmd_reason') IS NOT NULL
 BEGIN
     ALTER TABLE [dbo].[command_log] DROP COLUMN [cmd_reason];

@@ -287,6 +287,18 @@ BEGIN
 END;
 GO
 
+IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE [name] = N'ix_apps_next_run' AND [object_id] = OBJECT_ID(N'[dbo].[apps]'))
+BEGIN
+    CREATE NONCLUSTERED INDEX [ix_apps_next_run] ON [dbo].[apps] ([next_run]);
+END;
+GO
+
+IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE [name] = N'ix_apps_cmd_time' AND [object_id] = OBJECT_ID(N'[dbo].[apps]'))
+BEGIN
+    CREATE NONCLUSTERED INDEX [ix_apps_cmd_time] ON [dbo].[apps] ([cmd_time]) WHERE [cmd_flag] = 0;
+END;
+GO
+
 IF OBJECT_ID(N'[dbo].[fk_app_schedules_app_id_apps]', N'F') IS NULL
 BEGIN
     ALTER TABLE [dbo].[app_schedules] ADD CONSTRAINT [fk_app_schedules_app_id_apps] FOREIGN KEY ([app_id]) REFERENCES [dbo].[apps] ([app]) ON DELETE CASCADE;

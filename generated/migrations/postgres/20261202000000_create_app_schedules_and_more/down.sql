@@ -11,6 +11,10 @@ ALTER TABLE "public"."scheduled_runs" DROP CONSTRAINT IF EXISTS "fk_scheduled_ru
 
 ALTER TABLE "public"."app_schedules" DROP CONSTRAINT IF EXISTS "fk_app_schedules_app_id_apps";
 
+DROP INDEX IF EXISTS "public"."ix_apps_cmd_time";
+
+DROP INDEX IF EXISTS "public"."ix_apps_next_run";
+
 ALTER TABLE "public"."command_log" DROP COLUMN IF EXISTS "cmd_reason";
 
 ALTER TABLE "public"."runtime" DROP COLUMN IF EXISTS "process_status";

@@ -122,6 +122,10 @@ ALTER TABLE "public"."runtime" ADD COLUMN "process_status" integer;
 
 ALTER TABLE "public"."command_log" ADD COLUMN "cmd_reason" text;
 
+CREATE INDEX "ix_apps_next_run" ON "public"."apps" ("next_run");
+
+CREATE INDEX "ix_apps_cmd_time" ON "public"."apps" ("cmd_time") WHERE "cmd_flag" = 0;
+
 ALTER TABLE "public"."app_schedules" ADD CONSTRAINT "fk_app_schedules_app_id_apps" FOREIGN KEY ("app_id") REFERENCES "public"."apps" ("app") ON DELETE CASCADE;
 
 ALTER TABLE "public"."scheduled_runs" ADD CONSTRAINT "fk_scheduled_runs_app_id_apps" FOREIGN KEY ("app_id") REFERENCES "public"."apps" ("app") ON DELETE CASCADE;
