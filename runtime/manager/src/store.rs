@@ -359,35 +359,27 @@ async fn request_stop(tx: &Transaction<'_>, app_ids: &[String], code: RuntimeExi
 /// Writes the run's runtime row and marks it running, if this manager still
 /// holds it. `false`: the lease was lost, nothing was written, do not start.
 pub async fn begin_run(client: &mut Client, run: &Claimed, runtime_id: &str, me: &str, host: &str) -> Result<bool, StoreError> {
-    let tx = client.transaction().await?;
-    let updated = tx
-        .execute(
+    // One statement (data-modifying CTEs commit together): a single round
+    // trip between a command's claim and its process.
+    let started: i64 = client
+        .query_one(
             &format!(
-                "UPDATE scheduled_runs SET state = 'running', runtime_id = $3, host = $4, started_at = {NOW_UTC}
-                 WHERE id = $1 AND fencing_token = $2 AND state = 'claimed'"
+                "WITH run AS (
+                   UPDATE scheduled_runs SET state = 'running', runtime_id = $3, host = $4, started_at = {NOW_UTC}
+                   WHERE id = $1 AND fencing_token = $2 AND state = 'claimed' RETURNING app_id
+                 ), runtime_row AS (
+                   INSERT INTO runtime (runtime, app_id, start_time, exit_code, manager_id) SELECT $3, app_id, {NOW_UTC}, NULL, $5 FROM run
+                 ), app AS (
+                   UPDATE apps SET run_status = $6, last_run = {NOW_UTC}, runtime_id = $3, task_size = NULL, progress = NULL, solved = 0, failed = 0, eta = NULL
+                   WHERE app IN (SELECT app_id FROM run)
+                 )
+                 SELECT count(*) FROM run"
             ),
-            &[&run.run_id, &run.token, &runtime_id, &host],
+            &[&run.run_id, &run.token, &runtime_id, &host, &me, &RunStatus::Running.value()],
         )
-        .await?;
-    if updated != 1 {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    tx.execute(
-        &format!("INSERT INTO runtime (runtime, app_id, start_time, exit_code, manager_id) VALUES ($1, $2, {NOW_UTC}, NULL, $3)"),
-        &[&runtime_id, &run.app_id, &me],
-    )
-    .await?;
-    tx.execute(
-        &format!(
-            "UPDATE apps SET run_status = $2, last_run = {NOW_UTC}, runtime_id = $3, task_size = NULL, progress = NULL, solved = 0, failed = 0, eta = NULL
-             WHERE app = $1"
-        ),
-        &[&run.app_id, &RunStatus::Running.value(), &runtime_id],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(true)
+        .await?
+        .get(0);
+    Ok(started == 1)
 }
 
 /// Records the started process's id.
