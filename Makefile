@@ -79,3 +79,15 @@ bench-logging: system-deps
 # another stretch) at the issue's full 200,000 events; `make test` runs 20,000.
 soak-logging: system-deps
 	DC_LOGGING_FAULT_EVENTS=200000 $(CARGO) test -p dc-logging --test logging -- faults::postgres_stopped --nocapture
+
+# The manager (runtime/manager): one tick over 10,000 apps, command latency, orphan
+# rescue, exactly-once under SIGKILLs, on its own throwaway cluster.
+.PHONY: bench-manager soak-manager
+bench: bench-manager
+bench-manager: system-deps
+	$(CARGO) bench -p dc-manager --bench manager
+
+# The exactly-once fault test at full size: three managers, 50 apps due every second,
+# random SIGKILLs for 5 minutes (make test runs a 24 s slice of it).
+soak-manager: system-deps
+	DC_MANAGER_SOAK_S=300 DC_MANAGER_SOAK_APPS=50 $(CARGO) test -p dc-manager --test faults three_managers -- --nocapture

@@ -377,6 +377,12 @@ GO
 CREATE NONCLUSTERED INDEX [ix_apps_sha] ON [dbo].[apps] ([sha]);
 GO
 
+CREATE NONCLUSTERED INDEX [ix_apps_next_run] ON [dbo].[apps] ([next_run]);
+GO
+
+CREATE NONCLUSTERED INDEX [ix_apps_cmd_time] ON [dbo].[apps] ([cmd_time]) WHERE [cmd_flag] = 0;
+GO
+
 CREATE TRIGGER [dbo].[tr_apps_date_modified] ON [dbo].[apps] AFTER UPDATE AS
 BEGIN
     SET NOCOUNT ON;
@@ -802,6 +808,8 @@ CREATE TABLE [dbo].[runtime] (
     [avg_response_ms] int NULL,
     [p95_response_ms] int NULL,
     [error_rate] float NULL,
+    [manager_id] nvarchar(128) NULL,
+    [process_status] int NULL,
     [sha] nvarchar(64) NULL,
     [archive] datetime2 NULL,
     [date_created] datetime2 NOT NULL CONSTRAINT [df_runtime_date_created] DEFAULT (SYSUTCDATETIME()),
@@ -925,6 +933,18 @@ EXEC sys.sp_addextendedproperty
     @level0type = N'SCHEMA', @level0name = N'dbo',
     @level1type = N'TABLE', @level1name = N'runtime',
     @level2type = N'COLUMN', @level2name = N'error_rate';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'The manager that ran this runtime (host:pid:nonce)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'runtime',
+    @level2type = N'COLUMN', @level2name = N'manager_id';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'The process''s own exit status; minus the signal number when a signal ended it; NULL if it never reported one',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'runtime',
+    @level2type = N'COLUMN', @level2name = N'process_status';
 GO
 EXEC sys.sp_addextendedproperty
     @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
@@ -1104,6 +1124,316 @@ EXEC sys.sp_addextendedproperty
     @name = N'MS_Description', @value = N'Updated automatically on modification',
     @level0type = N'SCHEMA', @level0name = N'dbo',
     @level1type = N'TABLE', @level1name = N'logs',
+    @level2type = N'COLUMN', @level2name = N'date_modified';
+GO
+
+CREATE TABLE [dbo].[app_schedules] (
+    [id] bigint IDENTITY(1,1) NOT NULL,
+    [app_id] nvarchar(64) NOT NULL,
+    [command] nvarchar(max) NOT NULL,
+    [working_dir] nvarchar(max) NULL,
+    [schedule] nvarchar(256) NULL,
+    [time_zone] nvarchar(64) NOT NULL CONSTRAINT [df_app_schedules_time_zone] DEFAULT (N'UTC'),
+    [overlap] nvarchar(64) NOT NULL CONSTRAINT [df_app_schedules_overlap] DEFAULT (N'forbid'),
+    [missed_run] nvarchar(64) NOT NULL CONSTRAINT [df_app_schedules_missed_run] DEFAULT (N'run_once'),
+    [run_all_deadline_s] int NOT NULL CONSTRAINT [df_app_schedules_run_all_deadline_s] DEFAULT (86400),
+    [failure_threshold] int NOT NULL CONSTRAINT [df_app_schedules_failure_threshold] DEFAULT (3),
+    [stop_timeout_s] int NOT NULL CONSTRAINT [df_app_schedules_stop_timeout_s] DEFAULT (10),
+    [sha] nvarchar(64) NULL,
+    [archive] datetime2 NULL,
+    [date_created] datetime2 NOT NULL CONSTRAINT [df_app_schedules_date_created] DEFAULT (SYSUTCDATETIME()),
+    [date_modified] datetime2 NULL,
+    CONSTRAINT [pk_app_schedules] PRIMARY KEY CLUSTERED ([id]),
+    CONSTRAINT [uq_app_schedules_app_id] UNIQUE NONCLUSTERED ([app_id]),
+    CONSTRAINT [ck_app_schedules_run_all_deadline_s] CHECK (run_all_deadline_s > 0),
+    CONSTRAINT [ck_app_schedules_failure_threshold] CHECK (failure_threshold > 0),
+    CONSTRAINT [ck_app_schedules_stop_timeout_s] CHECK (stop_timeout_s >= 0),
+    CONSTRAINT [ck_app_schedules_overlap_enum] CHECK ([overlap] IN (N'forbid', N'allow', N'replace')),
+    CONSTRAINT [ck_app_schedules_missed_run_enum] CHECK ([missed_run] IN (N'skip', N'run_once', N'run_all'))
+);
+GO
+
+CREATE NONCLUSTERED INDEX [ix_app_schedules_sha] ON [dbo].[app_schedules] ([sha]);
+GO
+
+CREATE TRIGGER [dbo].[tr_app_schedules_date_modified] ON [dbo].[app_schedules] AFTER UPDATE AS
+BEGIN
+    SET NOCOUNT ON;
+    -- The UPDATE below must not fire this trigger again (if RECURSIVE_TRIGGERS is ON).
+    IF TRIGGER_NESTLEVEL(@@PROCID) > 1 RETURN;
+    UPDATE [t] SET [date_modified] = SYSUTCDATETIME()
+    FROM [dbo].[app_schedules] AS [t]
+    INNER JOIN inserted AS [i] ON [t].[id] = [i].[id];
+END;
+GO
+
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'How the manager runs an app: the command, its schedule and policies. One row per app, registered from a manifest (dcctl register).',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Auto-increment row identifier',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'id';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'The app (apps.app)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'app_id';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Shell command line the manager runs (sh -c) for each run',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'command';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Directory the command runs in (NULL: the manager''s own)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'working_dir';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'A cron expression (5 or 6 fields, e.g. "0 2 * * *") or a fixed interval ("every 15m"); NULL: only on command',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'schedule';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'IANA time zone the cron expression is read in (e.g. Europe/Berlin)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'time_zone';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'What a due run does while an earlier run still runs (enum: OverlapPolicy)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'overlap';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'What happens to runs that could not start on time (enum: MissedRunPolicy)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'missed_run';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'With missed_run run_all: late runs older than this many seconds are skipped',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'run_all_deadline_s';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Consecutive failed runs that make the app fatal (disabled, one alert)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'failure_threshold';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Seconds between SIGTERM and SIGKILL when a run is stopped',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'stop_timeout_s';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'sha';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'archive';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'date_created';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Updated automatically on modification',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'app_schedules',
+    @level2type = N'COLUMN', @level2name = N'date_modified';
+GO
+
+CREATE TABLE [dbo].[scheduled_runs] (
+    [id] bigint IDENTITY(1,1) NOT NULL,
+    [app_id] nvarchar(64) NOT NULL,
+    [scheduled_time] datetime2 NOT NULL,
+    [kind] nvarchar(64) NOT NULL CONSTRAINT [df_scheduled_runs_kind] DEFAULT (N'schedule'),
+    [state] nvarchar(64) NOT NULL CONSTRAINT [df_scheduled_runs_state] DEFAULT (N'due'),
+    [reason] nvarchar(max) NULL,
+    [lease_owner] nvarchar(128) NULL,
+    [lease_expires] datetime2 NULL,
+    [heartbeat] datetime2 NULL,
+    [fencing_token] bigint NOT NULL CONSTRAINT [df_scheduled_runs_fencing_token] DEFAULT (0),
+    [stop_requested] int NULL,
+    [runtime_id] nvarchar(64) NULL,
+    [host] nvarchar(256) NULL,
+    [pid] int NULL,
+    [started_at] datetime2 NULL,
+    [ended_at] datetime2 NULL,
+    [sha] nvarchar(64) NULL,
+    [archive] datetime2 NULL,
+    [date_created] datetime2 NOT NULL CONSTRAINT [df_scheduled_runs_date_created] DEFAULT (SYSUTCDATETIME()),
+    [date_modified] datetime2 NULL,
+    CONSTRAINT [pk_scheduled_runs] PRIMARY KEY CLUSTERED ([id]),
+    CONSTRAINT [uq_scheduled_runs_app_id] UNIQUE NONCLUSTERED ([app_id], [scheduled_time]),
+    CONSTRAINT [ck_scheduled_runs_kind_enum] CHECK ([kind] IN (N'schedule', N'command')),
+    CONSTRAINT [ck_scheduled_runs_state_enum] CHECK ([state] IN (N'due', N'claimed', N'running', N'done', N'skipped'))
+);
+GO
+
+CREATE NONCLUSTERED INDEX [ix_scheduled_runs_sha] ON [dbo].[scheduled_runs] ([sha]);
+GO
+
+CREATE NONCLUSTERED INDEX [ix_scheduled_runs_state] ON [dbo].[scheduled_runs] ([state], [scheduled_time]);
+GO
+
+CREATE NONCLUSTERED INDEX [ix_scheduled_runs_lease_expires] ON [dbo].[scheduled_runs] ([lease_expires]);
+GO
+
+CREATE TRIGGER [dbo].[tr_scheduled_runs_date_modified] ON [dbo].[scheduled_runs] AFTER UPDATE AS
+BEGIN
+    SET NOCOUNT ON;
+    -- The UPDATE below must not fire this trigger again (if RECURSIVE_TRIGGERS is ON).
+    IF TRIGGER_NESTLEVEL(@@PROCID) > 1 RETURN;
+    UPDATE [t] SET [date_modified] = SYSUTCDATETIME()
+    FROM [dbo].[scheduled_runs] AS [t]
+    INNER JOIN inserted AS [i] ON [t].[id] = [i].[id];
+END;
+GO
+
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Every run of an app, scheduled or commanded: one row per (app, scheduled time), claimed by one manager under a lease. The source of truth for exactly-once runs across managers.',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Auto-increment row identifier',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'id';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'The app (apps.app)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'app_id';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'The occurrence, in UTC (a command run: when the command was executed)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'scheduled_time';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Schedule occurrence or start/restart command (enum: ScheduledRunKind)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'kind';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'due -> claimed -> running -> done, or skipped (enum: ScheduledRunState)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'state';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Why the run was skipped, or ran late, or how it ended',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'reason';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'The manager holding the run (host:pid:nonce); NULL when no one holds it',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'lease_owner';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'When the lease ends unless renewed; after it another manager may take the run over',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'lease_expires';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'The owner''s last renewal of the lease',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'heartbeat';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Raised on every claim; a write carrying an older token changes nothing',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'fencing_token';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Set by a command (or the replace policy) for the owner to stop the run; the exit code its runtime row gets',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'stop_requested';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'The run''s runtime row (runtime.runtime), written just before the process starts',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'runtime_id';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Host the process runs on',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'host';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Process id (and process group id) of the run',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'pid';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'When the process started',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'started_at';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'When the run ended or was skipped',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'ended_at';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'sha';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'archive';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
+    @level2type = N'COLUMN', @level2name = N'date_created';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Updated automatically on modification',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'scheduled_runs',
     @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
@@ -1640,6 +1970,7 @@ CREATE TABLE [dbo].[command_log] (
     [cmd_time] datetime2 NULL,
     [cmd_flag] int NULL CONSTRAINT [df_command_log_cmd_flag] DEFAULT (0),
     [cmd_exec] datetime2 NULL,
+    [cmd_reason] nvarchar(max) NULL,
     [sha] nvarchar(64) NULL,
     [archive] datetime2 NULL,
     [date_created] datetime2 NOT NULL CONSTRAINT [df_command_log_date_created] DEFAULT (SYSUTCDATETIME()),
@@ -1713,6 +2044,12 @@ EXEC sys.sp_addextendedproperty
     @level2type = N'COLUMN', @level2name = N'cmd_exec';
 GO
 EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'What the manager did, or why it did not execute the command',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'command_log',
+    @level2type = N'COLUMN', @level2name = N'cmd_reason';
+GO
+EXEC sys.sp_addextendedproperty
     @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
     @level0type = N'SCHEMA', @level0name = N'dbo',
     @level1type = N'TABLE', @level1name = N'command_log',
@@ -1768,6 +2105,15 @@ ALTER TABLE [dbo].[logs] ADD CONSTRAINT [fk_logs_runtime_runtime] FOREIGN KEY ([
 GO
 
 ALTER TABLE [dbo].[logs] ADD CONSTRAINT [fk_logs_log_level_c_log_level] FOREIGN KEY ([log_level]) REFERENCES [dbo].[c_log_level] ([id]);
+GO
+
+ALTER TABLE [dbo].[app_schedules] ADD CONSTRAINT [fk_app_schedules_app_id_apps] FOREIGN KEY ([app_id]) REFERENCES [dbo].[apps] ([app]) ON DELETE CASCADE;
+GO
+
+ALTER TABLE [dbo].[scheduled_runs] ADD CONSTRAINT [fk_scheduled_runs_app_id_apps] FOREIGN KEY ([app_id]) REFERENCES [dbo].[apps] ([app]) ON DELETE CASCADE;
+GO
+
+ALTER TABLE [dbo].[scheduled_runs] ADD CONSTRAINT [fk_scheduled_runs_stop_requested_c_runtime_codes] FOREIGN KEY ([stop_requested]) REFERENCES [dbo].[c_runtime_codes] ([id]);
 GO
 
 ALTER TABLE [dbo].[app_functions] ADD CONSTRAINT [fk_app_functions_app_id_apps] FOREIGN KEY ([app_id]) REFERENCES [dbo].[apps] ([app]);

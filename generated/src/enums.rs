@@ -762,6 +762,12 @@ pub enum RuntimeExitCode {
     /// App killed by user command: start
     #[serde(rename = "cmd_start")]
     CmdStart,
+    /// App exited with an error (non-zero status or killed by a signal)
+    #[serde(rename = "failed")]
+    Failed,
+    /// App terminated, replaced by a newer run (overlap policy replace)
+    #[serde(rename = "replaced")]
+    Replaced,
 }
 #[allow(deprecated)]
 impl RuntimeExitCode {
@@ -774,6 +780,8 @@ impl RuntimeExitCode {
         RuntimeExitCode::CmdReset,
         RuntimeExitCode::CmdStop,
         RuntimeExitCode::CmdStart,
+        RuntimeExitCode::Failed,
+        RuntimeExitCode::Replaced,
     ];
     /// The value stored in the database.
     pub const fn value(self) -> i32 {
@@ -785,6 +793,8 @@ impl RuntimeExitCode {
             RuntimeExitCode::CmdReset => 4,
             RuntimeExitCode::CmdStop => 5,
             RuntimeExitCode::CmdStart => 6,
+            RuntimeExitCode::Failed => 7,
+            RuntimeExitCode::Replaced => 8,
         }
     }
     /// The key written in the spec.
@@ -797,6 +807,8 @@ impl RuntimeExitCode {
             RuntimeExitCode::CmdReset => "cmd_reset",
             RuntimeExitCode::CmdStop => "cmd_stop",
             RuntimeExitCode::CmdStart => "cmd_start",
+            RuntimeExitCode::Failed => "failed",
+            RuntimeExitCode::Replaced => "replaced",
         }
     }
     pub const fn description(self) -> &'static str {
@@ -810,6 +822,12 @@ impl RuntimeExitCode {
             RuntimeExitCode::CmdReset => "App killed by user command: reset",
             RuntimeExitCode::CmdStop => "App killed by user command: stop",
             RuntimeExitCode::CmdStart => "App killed by user command: start",
+            RuntimeExitCode::Failed => {
+                "App exited with an error (non-zero status or killed by a signal)"
+            }
+            RuntimeExitCode::Replaced => {
+                "App terminated, replaced by a newer run (overlap policy replace)"
+            }
         }
     }
     pub const fn is_deprecated(self) -> bool {
@@ -821,6 +839,8 @@ impl RuntimeExitCode {
             RuntimeExitCode::CmdReset => false,
             RuntimeExitCode::CmdStop => false,
             RuntimeExitCode::CmdStart => false,
+            RuntimeExitCode::Failed => false,
+            RuntimeExitCode::Replaced => false,
         }
     }
     pub fn from_value(value: i32) -> Result<Self, UnknownEnumValue> {
@@ -832,6 +852,8 @@ impl RuntimeExitCode {
             4 => Ok(RuntimeExitCode::CmdReset),
             5 => Ok(RuntimeExitCode::CmdStop),
             6 => Ok(RuntimeExitCode::CmdStart),
+            7 => Ok(RuntimeExitCode::Failed),
+            8 => Ok(RuntimeExitCode::Replaced),
             other => {
                 Err(UnknownEnumValue {
                     enum_name: "RuntimeExitCode",
@@ -849,6 +871,8 @@ impl RuntimeExitCode {
             "cmd_reset" => Ok(RuntimeExitCode::CmdReset),
             "cmd_stop" => Ok(RuntimeExitCode::CmdStop),
             "cmd_start" => Ok(RuntimeExitCode::CmdStart),
+            "failed" => Ok(RuntimeExitCode::Failed),
+            "replaced" => Ok(RuntimeExitCode::Replaced),
             other => {
                 Err(UnknownEnumValue {
                     enum_name: "RuntimeExitCode",
@@ -893,5 +917,485 @@ impl FromSql<diesel::sql_types::Integer, Pg> for RuntimeExitCode {
     fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
         let value = <i32 as FromSql<diesel::sql_types::Integer, Pg>>::from_sql(bytes)?;
         Ok(Self::from_value(value)?)
+    }
+}
+/// What a due run does while an earlier run of the same app is still running
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::AsExpression,
+    diesel::FromSqlRow
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum OverlapPolicy {
+    /// Wait until the running one ends (the default)
+    #[serde(rename = "forbid")]
+    Forbid,
+    /// Start beside the running one
+    #[serde(rename = "allow")]
+    Allow,
+    /// Stop the running one (exit code replaced), then start
+    #[serde(rename = "replace")]
+    Replace,
+}
+#[allow(deprecated)]
+impl OverlapPolicy {
+    /// Every value, deprecated ones included, in spec order.
+    pub const ALL: &'static [OverlapPolicy] = &[
+        OverlapPolicy::Forbid,
+        OverlapPolicy::Allow,
+        OverlapPolicy::Replace,
+    ];
+    /// The value stored in the database.
+    pub const fn value(self) -> &'static str {
+        match self {
+            OverlapPolicy::Forbid => "forbid",
+            OverlapPolicy::Allow => "allow",
+            OverlapPolicy::Replace => "replace",
+        }
+    }
+    /// The key written in the spec.
+    pub const fn key(self) -> &'static str {
+        match self {
+            OverlapPolicy::Forbid => "forbid",
+            OverlapPolicy::Allow => "allow",
+            OverlapPolicy::Replace => "replace",
+        }
+    }
+    pub const fn description(self) -> &'static str {
+        match self {
+            OverlapPolicy::Forbid => "Wait until the running one ends (the default)",
+            OverlapPolicy::Allow => "Start beside the running one",
+            OverlapPolicy::Replace => {
+                "Stop the running one (exit code replaced), then start"
+            }
+        }
+    }
+    pub const fn is_deprecated(self) -> bool {
+        match self {
+            OverlapPolicy::Forbid => false,
+            OverlapPolicy::Allow => false,
+            OverlapPolicy::Replace => false,
+        }
+    }
+    pub fn from_value(value: &str) -> Result<Self, UnknownEnumValue> {
+        match value {
+            "forbid" => Ok(OverlapPolicy::Forbid),
+            "allow" => Ok(OverlapPolicy::Allow),
+            "replace" => Ok(OverlapPolicy::Replace),
+            other => {
+                Err(UnknownEnumValue {
+                    enum_name: "OverlapPolicy",
+                    value: other.to_string(),
+                })
+            }
+        }
+    }
+    pub fn from_key(key: &str) -> Result<Self, UnknownEnumValue> {
+        match key {
+            "forbid" => Ok(OverlapPolicy::Forbid),
+            "allow" => Ok(OverlapPolicy::Allow),
+            "replace" => Ok(OverlapPolicy::Replace),
+            other => {
+                Err(UnknownEnumValue {
+                    enum_name: "OverlapPolicy",
+                    value: other.to_string(),
+                })
+            }
+        }
+    }
+}
+impl std::fmt::Display for OverlapPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+impl std::str::FromStr for OverlapPolicy {
+    type Err = UnknownEnumValue;
+    fn from_str(key: &str) -> Result<Self, UnknownEnumValue> {
+        Self::from_key(key)
+    }
+}
+impl ToSql<diesel::sql_types::Text, Pg> for OverlapPolicy {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <str as ToSql<diesel::sql_types::Text, Pg>>::to_sql(self.value(), out)
+    }
+}
+impl FromSql<diesel::sql_types::Text, Pg> for OverlapPolicy {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let value = <String as FromSql<diesel::sql_types::Text, Pg>>::from_sql(bytes)?;
+        Ok(Self::from_value(&value)?)
+    }
+}
+/// What happens to runs that could not start on time (manager down, or waiting behind a running one)
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::AsExpression,
+    diesel::FromSqlRow
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum MissedRunPolicy {
+    /// Late runs are recorded as skipped; only on-time runs start
+    #[serde(rename = "skip")]
+    Skip,
+    /// The latest late run starts, earlier ones are recorded as skipped (the default)
+    #[serde(rename = "run_once")]
+    RunOnce,
+    /// Every late run younger than the app's run_all deadline starts, oldest first
+    #[serde(rename = "run_all")]
+    RunAll,
+}
+#[allow(deprecated)]
+impl MissedRunPolicy {
+    /// Every value, deprecated ones included, in spec order.
+    pub const ALL: &'static [MissedRunPolicy] = &[
+        MissedRunPolicy::Skip,
+        MissedRunPolicy::RunOnce,
+        MissedRunPolicy::RunAll,
+    ];
+    /// The value stored in the database.
+    pub const fn value(self) -> &'static str {
+        match self {
+            MissedRunPolicy::Skip => "skip",
+            MissedRunPolicy::RunOnce => "run_once",
+            MissedRunPolicy::RunAll => "run_all",
+        }
+    }
+    /// The key written in the spec.
+    pub const fn key(self) -> &'static str {
+        match self {
+            MissedRunPolicy::Skip => "skip",
+            MissedRunPolicy::RunOnce => "run_once",
+            MissedRunPolicy::RunAll => "run_all",
+        }
+    }
+    pub const fn description(self) -> &'static str {
+        match self {
+            MissedRunPolicy::Skip => {
+                "Late runs are recorded as skipped; only on-time runs start"
+            }
+            MissedRunPolicy::RunOnce => {
+                "The latest late run starts, earlier ones are recorded as skipped (the default)"
+            }
+            MissedRunPolicy::RunAll => {
+                "Every late run younger than the app's run_all deadline starts, oldest first"
+            }
+        }
+    }
+    pub const fn is_deprecated(self) -> bool {
+        match self {
+            MissedRunPolicy::Skip => false,
+            MissedRunPolicy::RunOnce => false,
+            MissedRunPolicy::RunAll => false,
+        }
+    }
+    pub fn from_value(value: &str) -> Result<Self, UnknownEnumValue> {
+        match value {
+            "skip" => Ok(MissedRunPolicy::Skip),
+            "run_once" => Ok(MissedRunPolicy::RunOnce),
+            "run_all" => Ok(MissedRunPolicy::RunAll),
+            other => {
+                Err(UnknownEnumValue {
+                    enum_name: "MissedRunPolicy",
+                    value: other.to_string(),
+                })
+            }
+        }
+    }
+    pub fn from_key(key: &str) -> Result<Self, UnknownEnumValue> {
+        match key {
+            "skip" => Ok(MissedRunPolicy::Skip),
+            "run_once" => Ok(MissedRunPolicy::RunOnce),
+            "run_all" => Ok(MissedRunPolicy::RunAll),
+            other => {
+                Err(UnknownEnumValue {
+                    enum_name: "MissedRunPolicy",
+                    value: other.to_string(),
+                })
+            }
+        }
+    }
+}
+impl std::fmt::Display for MissedRunPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+impl std::str::FromStr for MissedRunPolicy {
+    type Err = UnknownEnumValue;
+    fn from_str(key: &str) -> Result<Self, UnknownEnumValue> {
+        Self::from_key(key)
+    }
+}
+impl ToSql<diesel::sql_types::Text, Pg> for MissedRunPolicy {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <str as ToSql<diesel::sql_types::Text, Pg>>::to_sql(self.value(), out)
+    }
+}
+impl FromSql<diesel::sql_types::Text, Pg> for MissedRunPolicy {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let value = <String as FromSql<diesel::sql_types::Text, Pg>>::from_sql(bytes)?;
+        Ok(Self::from_value(&value)?)
+    }
+}
+/// Where a scheduled run is in its life: due -> claimed -> running -> done, or skipped
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::AsExpression,
+    diesel::FromSqlRow
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum ScheduledRunState {
+    /// Waiting to be claimed by a manager
+    #[serde(rename = "due")]
+    Due,
+    /// Claimed under a lease; the process is not started yet
+    #[serde(rename = "claimed")]
+    Claimed,
+    /// Its runtime row is written and its process started under a lease
+    #[serde(rename = "running")]
+    Running,
+    /// Ended; the runtime row holds how (exit_code)
+    #[serde(rename = "done")]
+    Done,
+    /// Never started; reason says why (missed-run or overlap policy, app disabled)
+    #[serde(rename = "skipped")]
+    Skipped,
+}
+#[allow(deprecated)]
+impl ScheduledRunState {
+    /// Every value, deprecated ones included, in spec order.
+    pub const ALL: &'static [ScheduledRunState] = &[
+        ScheduledRunState::Due,
+        ScheduledRunState::Claimed,
+        ScheduledRunState::Running,
+        ScheduledRunState::Done,
+        ScheduledRunState::Skipped,
+    ];
+    /// The value stored in the database.
+    pub const fn value(self) -> &'static str {
+        match self {
+            ScheduledRunState::Due => "due",
+            ScheduledRunState::Claimed => "claimed",
+            ScheduledRunState::Running => "running",
+            ScheduledRunState::Done => "done",
+            ScheduledRunState::Skipped => "skipped",
+        }
+    }
+    /// The key written in the spec.
+    pub const fn key(self) -> &'static str {
+        match self {
+            ScheduledRunState::Due => "due",
+            ScheduledRunState::Claimed => "claimed",
+            ScheduledRunState::Running => "running",
+            ScheduledRunState::Done => "done",
+            ScheduledRunState::Skipped => "skipped",
+        }
+    }
+    pub const fn description(self) -> &'static str {
+        match self {
+            ScheduledRunState::Due => "Waiting to be claimed by a manager",
+            ScheduledRunState::Claimed => {
+                "Claimed under a lease; the process is not started yet"
+            }
+            ScheduledRunState::Running => {
+                "Its runtime row is written and its process started under a lease"
+            }
+            ScheduledRunState::Done => "Ended; the runtime row holds how (exit_code)",
+            ScheduledRunState::Skipped => {
+                "Never started; reason says why (missed-run or overlap policy, app disabled)"
+            }
+        }
+    }
+    pub const fn is_deprecated(self) -> bool {
+        match self {
+            ScheduledRunState::Due => false,
+            ScheduledRunState::Claimed => false,
+            ScheduledRunState::Running => false,
+            ScheduledRunState::Done => false,
+            ScheduledRunState::Skipped => false,
+        }
+    }
+    pub fn from_value(value: &str) -> Result<Self, UnknownEnumValue> {
+        match value {
+            "due" => Ok(ScheduledRunState::Due),
+            "claimed" => Ok(ScheduledRunState::Claimed),
+            "running" => Ok(ScheduledRunState::Running),
+            "done" => Ok(ScheduledRunState::Done),
+            "skipped" => Ok(ScheduledRunState::Skipped),
+            other => {
+                Err(UnknownEnumValue {
+                    enum_name: "ScheduledRunState",
+                    value: other.to_string(),
+                })
+            }
+        }
+    }
+    pub fn from_key(key: &str) -> Result<Self, UnknownEnumValue> {
+        match key {
+            "due" => Ok(ScheduledRunState::Due),
+            "claimed" => Ok(ScheduledRunState::Claimed),
+            "running" => Ok(ScheduledRunState::Running),
+            "done" => Ok(ScheduledRunState::Done),
+            "skipped" => Ok(ScheduledRunState::Skipped),
+            other => {
+                Err(UnknownEnumValue {
+                    enum_name: "ScheduledRunState",
+                    value: other.to_string(),
+                })
+            }
+        }
+    }
+}
+impl std::fmt::Display for ScheduledRunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+impl std::str::FromStr for ScheduledRunState {
+    type Err = UnknownEnumValue;
+    fn from_str(key: &str) -> Result<Self, UnknownEnumValue> {
+        Self::from_key(key)
+    }
+}
+impl ToSql<diesel::sql_types::Text, Pg> for ScheduledRunState {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <str as ToSql<diesel::sql_types::Text, Pg>>::to_sql(self.value(), out)
+    }
+}
+impl FromSql<diesel::sql_types::Text, Pg> for ScheduledRunState {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let value = <String as FromSql<diesel::sql_types::Text, Pg>>::from_sql(bytes)?;
+        Ok(Self::from_value(&value)?)
+    }
+}
+/// Why a scheduled run exists
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::AsExpression,
+    diesel::FromSqlRow
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum ScheduledRunKind {
+    /// An occurrence of the app's schedule
+    #[serde(rename = "schedule")]
+    Schedule,
+    /// A start or restart command
+    #[serde(rename = "command")]
+    Command,
+}
+#[allow(deprecated)]
+impl ScheduledRunKind {
+    /// Every value, deprecated ones included, in spec order.
+    pub const ALL: &'static [ScheduledRunKind] = &[
+        ScheduledRunKind::Schedule,
+        ScheduledRunKind::Command,
+    ];
+    /// The value stored in the database.
+    pub const fn value(self) -> &'static str {
+        match self {
+            ScheduledRunKind::Schedule => "schedule",
+            ScheduledRunKind::Command => "command",
+        }
+    }
+    /// The key written in the spec.
+    pub const fn key(self) -> &'static str {
+        match self {
+            ScheduledRunKind::Schedule => "schedule",
+            ScheduledRunKind::Command => "command",
+        }
+    }
+    pub const fn description(self) -> &'static str {
+        match self {
+            ScheduledRunKind::Schedule => "An occurrence of the app's schedule",
+            ScheduledRunKind::Command => "A start or restart command",
+        }
+    }
+    pub const fn is_deprecated(self) -> bool {
+        match self {
+            ScheduledRunKind::Schedule => false,
+            ScheduledRunKind::Command => false,
+        }
+    }
+    pub fn from_value(value: &str) -> Result<Self, UnknownEnumValue> {
+        match value {
+            "schedule" => Ok(ScheduledRunKind::Schedule),
+            "command" => Ok(ScheduledRunKind::Command),
+            other => {
+                Err(UnknownEnumValue {
+                    enum_name: "ScheduledRunKind",
+                    value: other.to_string(),
+                })
+            }
+        }
+    }
+    pub fn from_key(key: &str) -> Result<Self, UnknownEnumValue> {
+        match key {
+            "schedule" => Ok(ScheduledRunKind::Schedule),
+            "command" => Ok(ScheduledRunKind::Command),
+            other => {
+                Err(UnknownEnumValue {
+                    enum_name: "ScheduledRunKind",
+                    value: other.to_string(),
+                })
+            }
+        }
+    }
+}
+impl std::fmt::Display for ScheduledRunKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+impl std::str::FromStr for ScheduledRunKind {
+    type Err = UnknownEnumValue;
+    fn from_str(key: &str) -> Result<Self, UnknownEnumValue> {
+        Self::from_key(key)
+    }
+}
+impl ToSql<diesel::sql_types::Text, Pg> for ScheduledRunKind {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <str as ToSql<diesel::sql_types::Text, Pg>>::to_sql(self.value(), out)
+    }
+}
+impl FromSql<diesel::sql_types::Text, Pg> for ScheduledRunKind {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let value = <String as FromSql<diesel::sql_types::Text, Pg>>::from_sql(bytes)?;
+        Ok(Self::from_value(&value)?)
     }
 }

@@ -406,6 +406,151 @@ pub struct AppParentsChangeset {
     /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
+/// How the manager runs an app: the command, its schedule and policies. One row per app, registered from a manifest (dcctl register).
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::Queryable,
+    diesel::Selectable,
+    diesel::Identifiable
+)]
+#[diesel(table_name = crate::schema::app_schedules)]
+#[diesel(primary_key(id))]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct AppSchedules {
+    /// Auto-increment row identifier
+    pub id: i64,
+    /// The app (apps.app)
+    pub app_id: String,
+    /// Shell command line the manager runs (sh -c) for each run
+    pub command: String,
+    /// Directory the command runs in (NULL: the manager's own)
+    pub working_dir: Option<String>,
+    /// A cron expression (5 or 6 fields, e.g. "0 2 * * *") or a fixed interval ("every 15m"); NULL: only on command
+    pub schedule: Option<String>,
+    /// IANA time zone the cron expression is read in (e.g. Europe/Berlin)
+    pub time_zone: String,
+    /// What a due run does while an earlier run still runs (enum: OverlapPolicy)
+    pub overlap: crate::enums::OverlapPolicy,
+    /// What happens to runs that could not start on time (enum: MissedRunPolicy)
+    pub missed_run: crate::enums::MissedRunPolicy,
+    /// With missed_run run_all: late runs older than this many seconds are skipped
+    pub run_all_deadline_s: i32,
+    /// Consecutive failed runs that make the app fatal (disabled, one alert)
+    pub failure_threshold: i32,
+    /// Seconds between SIGTERM and SIGKILL when a run is stopped
+    pub stop_timeout_s: i32,
+    /// Hash of business columns (for merge/change detection)
+    pub sha: Option<String>,
+    /// NULL = active record, timestamp = soft-deleted
+    pub archive: Option<chrono::NaiveDateTime>,
+    /// Server default NOW(), set on insert
+    pub date_created: chrono::NaiveDateTime,
+    /// Updated automatically on modification
+    pub date_modified: Option<chrono::NaiveDateTime>,
+}
+/// A new row of `app_schedules`: identity and database-managed columns are left out.
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
+#[diesel(table_name = crate::schema::app_schedules)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct NewAppSchedules {
+    /// The app (apps.app)
+    pub app_id: String,
+    /// Shell command line the manager runs (sh -c) for each run
+    pub command: String,
+    /// Directory the command runs in (NULL: the manager's own)
+    pub working_dir: Option<String>,
+    /// A cron expression (5 or 6 fields, e.g. "0 2 * * *") or a fixed interval ("every 15m"); NULL: only on command
+    pub schedule: Option<String>,
+    /// IANA time zone the cron expression is read in (e.g. Europe/Berlin)
+    /// `None` lets the database default apply.
+    pub time_zone: Option<String>,
+    /// What a due run does while an earlier run still runs (enum: OverlapPolicy)
+    /// `None` lets the database default apply.
+    pub overlap: Option<crate::enums::OverlapPolicy>,
+    /// What happens to runs that could not start on time (enum: MissedRunPolicy)
+    /// `None` lets the database default apply.
+    pub missed_run: Option<crate::enums::MissedRunPolicy>,
+    /// With missed_run run_all: late runs older than this many seconds are skipped
+    /// `None` lets the database default apply.
+    pub run_all_deadline_s: Option<i32>,
+    /// Consecutive failed runs that make the app fatal (disabled, one alert)
+    /// `None` lets the database default apply.
+    pub failure_threshold: Option<i32>,
+    /// Seconds between SIGTERM and SIGKILL when a run is stopped
+    /// `None` lets the database default apply.
+    pub stop_timeout_s: Option<i32>,
+}
+impl NewAppSchedules {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::APP_SCHEDULES;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewAppSchedules::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewAppSchedules {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewAppSchedules", 10)?;
+        row.serialize_field("app_id", &self.app_id)?;
+        row.serialize_field("command", &self.command)?;
+        row.serialize_field("failure_threshold", &self.failure_threshold)?;
+        row.serialize_field("missed_run", &self.missed_run)?;
+        row.serialize_field("overlap", &self.overlap)?;
+        row.serialize_field("run_all_deadline_s", &self.run_all_deadline_s)?;
+        row.serialize_field("schedule", &self.schedule)?;
+        row.serialize_field("stop_timeout_s", &self.stop_timeout_s)?;
+        row.serialize_field("time_zone", &self.time_zone)?;
+        row.serialize_field("working_dir", &self.working_dir)?;
+        row.end()
+    }
+}
+/// Changes to a `app_schedules` row: `None` leaves a column as it is.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::AsChangeset
+)]
+#[diesel(table_name = crate::schema::app_schedules)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct AppSchedulesChangeset {
+    /// The app (apps.app)
+    pub app_id: Option<String>,
+    /// Shell command line the manager runs (sh -c) for each run
+    pub command: Option<String>,
+    /// Directory the command runs in (NULL: the manager's own)
+    pub working_dir: Option<Option<String>>,
+    /// A cron expression (5 or 6 fields, e.g. "0 2 * * *") or a fixed interval ("every 15m"); NULL: only on command
+    pub schedule: Option<Option<String>>,
+    /// IANA time zone the cron expression is read in (e.g. Europe/Berlin)
+    pub time_zone: Option<String>,
+    /// What a due run does while an earlier run still runs (enum: OverlapPolicy)
+    pub overlap: Option<crate::enums::OverlapPolicy>,
+    /// What happens to runs that could not start on time (enum: MissedRunPolicy)
+    pub missed_run: Option<crate::enums::MissedRunPolicy>,
+    /// With missed_run run_all: late runs older than this many seconds are skipped
+    pub run_all_deadline_s: Option<i32>,
+    /// Consecutive failed runs that make the app fatal (disabled, one alert)
+    pub failure_threshold: Option<i32>,
+    /// Seconds between SIGTERM and SIGKILL when a run is stopped
+    pub stop_timeout_s: Option<i32>,
+    /// Hash of business columns (for merge/change detection)
+    pub sha: Option<Option<String>>,
+    /// NULL = active record, timestamp = soft-deleted
+    pub archive: Option<Option<chrono::NaiveDateTime>>,
+}
 /// Core table tracking individual application configurations and runtime states.
 #[derive(
     Debug,
@@ -1133,6 +1278,8 @@ pub struct CommandLog {
     pub cmd_flag: Option<crate::enums::CmdFlag>,
     /// When the command was executed
     pub cmd_exec: Option<chrono::NaiveDateTime>,
+    /// What the manager did, or why it did not execute the command
+    pub cmd_reason: Option<String>,
     /// Hash of business columns (for merge/change detection)
     pub sha: Option<String>,
     /// NULL = active record, timestamp = soft-deleted
@@ -1161,6 +1308,8 @@ pub struct NewCommandLog {
     pub cmd_flag: Option<crate::enums::CmdFlag>,
     /// When the command was executed
     pub cmd_exec: Option<chrono::NaiveDateTime>,
+    /// What the manager did, or why it did not execute the command
+    pub cmd_reason: Option<String>,
 }
 impl NewCommandLog {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
@@ -1176,12 +1325,13 @@ impl NewCommandLog {
 impl serde::Serialize for NewCommandLog {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut row = serializer.serialize_struct("NewCommandLog", 6)?;
+        let mut row = serializer.serialize_struct("NewCommandLog", 7)?;
         row.serialize_field("app_id", &self.app_id)?;
         row.serialize_field("cmd_by", &self.cmd_by)?;
         row.serialize_field("cmd_exec", &serde_text::Exact(&self.cmd_exec))?;
         row.serialize_field("cmd_flag", &self.cmd_flag)?;
         row.serialize_field("cmd_name", &self.cmd_name)?;
+        row.serialize_field("cmd_reason", &self.cmd_reason)?;
         row.serialize_field("cmd_time", &serde_text::Exact(&self.cmd_time))?;
         row.end()
     }
@@ -1211,6 +1361,8 @@ pub struct CommandLogChangeset {
     pub cmd_flag: Option<Option<crate::enums::CmdFlag>>,
     /// When the command was executed
     pub cmd_exec: Option<Option<chrono::NaiveDateTime>>,
+    /// What the manager did, or why it did not execute the command
+    pub cmd_reason: Option<Option<String>>,
     /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
     /// NULL = active record, timestamp = soft-deleted
@@ -1852,6 +2004,10 @@ pub struct Runtime {
     pub p95_response_ms: Option<i32>,
     /// HTTP error rate as percentage (0.0-100.0)
     pub error_rate: Option<f64>,
+    /// The manager that ran this runtime (host:pid:nonce)
+    pub manager_id: Option<String>,
+    /// The process's own exit status; minus the signal number when a signal ended it; NULL if it never reported one
+    pub process_status: Option<i32>,
     /// Hash of business columns (for merge/change detection)
     pub sha: Option<String>,
     /// NULL = active record, timestamp = soft-deleted
@@ -1897,6 +2053,10 @@ pub struct NewRuntime {
     pub p95_response_ms: Option<i32>,
     /// HTTP error rate as percentage (0.0-100.0)
     pub error_rate: Option<f64>,
+    /// The manager that ran this runtime (host:pid:nonce)
+    pub manager_id: Option<String>,
+    /// The process's own exit status; minus the signal number when a signal ended it; NULL if it never reported one
+    pub process_status: Option<i32>,
 }
 impl NewRuntime {
     /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
@@ -1912,14 +2072,16 @@ impl NewRuntime {
 impl serde::Serialize for NewRuntime {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut row = serializer.serialize_struct("NewRuntime", 14)?;
+        let mut row = serializer.serialize_struct("NewRuntime", 16)?;
         row.serialize_field("app_id", &self.app_id)?;
         row.serialize_field("avg_response_ms", &self.avg_response_ms)?;
         row.serialize_field("end_time", &serde_text::Exact(&self.end_time))?;
         row.serialize_field("error_rate", &self.error_rate)?;
         row.serialize_field("except_cnt", &self.except_cnt)?;
         row.serialize_field("exit_code", &self.exit_code)?;
+        row.serialize_field("manager_id", &self.manager_id)?;
         row.serialize_field("p95_response_ms", &self.p95_response_ms)?;
+        row.serialize_field("process_status", &self.process_status)?;
         row.serialize_field("request_count", &self.request_count)?;
         row.serialize_field("runtime_", &self.runtime_)?;
         row.serialize_field("start_time", &serde_text::Exact(&self.start_time))?;
@@ -1971,6 +2133,187 @@ pub struct RuntimeChangeset {
     pub p95_response_ms: Option<Option<i32>>,
     /// HTTP error rate as percentage (0.0-100.0)
     pub error_rate: Option<Option<f64>>,
+    /// The manager that ran this runtime (host:pid:nonce)
+    pub manager_id: Option<Option<String>>,
+    /// The process's own exit status; minus the signal number when a signal ended it; NULL if it never reported one
+    pub process_status: Option<Option<i32>>,
+    /// Hash of business columns (for merge/change detection)
+    pub sha: Option<Option<String>>,
+    /// NULL = active record, timestamp = soft-deleted
+    pub archive: Option<Option<chrono::NaiveDateTime>>,
+}
+/// Every run of an app, scheduled or commanded: one row per (app, scheduled time), claimed by one manager under a lease. The source of truth for exactly-once runs across managers.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::Queryable,
+    diesel::Selectable,
+    diesel::Identifiable
+)]
+#[diesel(table_name = crate::schema::scheduled_runs)]
+#[diesel(primary_key(id))]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct ScheduledRuns {
+    /// Auto-increment row identifier
+    pub id: i64,
+    /// The app (apps.app)
+    pub app_id: String,
+    /// The occurrence, in UTC (a command run: when the command was executed)
+    pub scheduled_time: chrono::NaiveDateTime,
+    /// Schedule occurrence or start/restart command (enum: ScheduledRunKind)
+    pub kind: crate::enums::ScheduledRunKind,
+    /// due -> claimed -> running -> done, or skipped (enum: ScheduledRunState)
+    pub state: crate::enums::ScheduledRunState,
+    /// Why the run was skipped, or ran late, or how it ended
+    pub reason: Option<String>,
+    /// The manager holding the run (host:pid:nonce); NULL when no one holds it
+    pub lease_owner: Option<String>,
+    /// When the lease ends unless renewed; after it another manager may take the run over
+    pub lease_expires: Option<chrono::NaiveDateTime>,
+    /// The owner's last renewal of the lease
+    pub heartbeat: Option<chrono::NaiveDateTime>,
+    /// Raised on every claim; a write carrying an older token changes nothing
+    pub fencing_token: i64,
+    /// Set by a command (or the replace policy) for the owner to stop the run; the exit code its runtime row gets
+    pub stop_requested: Option<crate::enums::RuntimeExitCode>,
+    /// The run's runtime row (runtime.runtime), written just before the process starts
+    pub runtime_id: Option<String>,
+    /// Host the process runs on
+    pub host: Option<String>,
+    /// Process id (and process group id) of the run
+    pub pid: Option<i32>,
+    /// When the process started
+    pub started_at: Option<chrono::NaiveDateTime>,
+    /// When the run ended or was skipped
+    pub ended_at: Option<chrono::NaiveDateTime>,
+    /// Hash of business columns (for merge/change detection)
+    pub sha: Option<String>,
+    /// NULL = active record, timestamp = soft-deleted
+    pub archive: Option<chrono::NaiveDateTime>,
+    /// Server default NOW(), set on insert
+    pub date_created: chrono::NaiveDateTime,
+    /// Updated automatically on modification
+    pub date_modified: Option<chrono::NaiveDateTime>,
+}
+/// A new row of `scheduled_runs`: identity and database-managed columns are left out.
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
+#[diesel(table_name = crate::schema::scheduled_runs)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct NewScheduledRuns {
+    /// The app (apps.app)
+    pub app_id: String,
+    /// The occurrence, in UTC (a command run: when the command was executed)
+    pub scheduled_time: chrono::NaiveDateTime,
+    /// Schedule occurrence or start/restart command (enum: ScheduledRunKind)
+    /// `None` lets the database default apply.
+    pub kind: Option<crate::enums::ScheduledRunKind>,
+    /// due -> claimed -> running -> done, or skipped (enum: ScheduledRunState)
+    /// `None` lets the database default apply.
+    pub state: Option<crate::enums::ScheduledRunState>,
+    /// Why the run was skipped, or ran late, or how it ended
+    pub reason: Option<String>,
+    /// The manager holding the run (host:pid:nonce); NULL when no one holds it
+    pub lease_owner: Option<String>,
+    /// When the lease ends unless renewed; after it another manager may take the run over
+    pub lease_expires: Option<chrono::NaiveDateTime>,
+    /// The owner's last renewal of the lease
+    pub heartbeat: Option<chrono::NaiveDateTime>,
+    /// Raised on every claim; a write carrying an older token changes nothing
+    /// `None` lets the database default apply.
+    pub fencing_token: Option<i64>,
+    /// Set by a command (or the replace policy) for the owner to stop the run; the exit code its runtime row gets
+    pub stop_requested: Option<crate::enums::RuntimeExitCode>,
+    /// The run's runtime row (runtime.runtime), written just before the process starts
+    pub runtime_id: Option<String>,
+    /// Host the process runs on
+    pub host: Option<String>,
+    /// Process id (and process group id) of the run
+    pub pid: Option<i32>,
+    /// When the process started
+    pub started_at: Option<chrono::NaiveDateTime>,
+    /// When the run ended or was skipped
+    pub ended_at: Option<chrono::NaiveDateTime>,
+}
+impl NewScheduledRuns {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::SCHEDULED_RUNS;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewScheduledRuns::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewScheduledRuns {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewScheduledRuns", 15)?;
+        row.serialize_field("app_id", &self.app_id)?;
+        row.serialize_field("ended_at", &serde_text::Exact(&self.ended_at))?;
+        row.serialize_field("fencing_token", &self.fencing_token)?;
+        row.serialize_field("heartbeat", &serde_text::Exact(&self.heartbeat))?;
+        row.serialize_field("host", &self.host)?;
+        row.serialize_field("kind", &self.kind)?;
+        row.serialize_field("lease_expires", &serde_text::Exact(&self.lease_expires))?;
+        row.serialize_field("lease_owner", &self.lease_owner)?;
+        row.serialize_field("pid", &self.pid)?;
+        row.serialize_field("reason", &self.reason)?;
+        row.serialize_field("runtime_id", &self.runtime_id)?;
+        row.serialize_field("scheduled_time", &serde_text::Exact(&self.scheduled_time))?;
+        row.serialize_field("started_at", &serde_text::Exact(&self.started_at))?;
+        row.serialize_field("state", &self.state)?;
+        row.serialize_field("stop_requested", &self.stop_requested)?;
+        row.end()
+    }
+}
+/// Changes to a `scheduled_runs` row: `None` leaves a column as it is.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::AsChangeset
+)]
+#[diesel(table_name = crate::schema::scheduled_runs)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct ScheduledRunsChangeset {
+    /// The app (apps.app)
+    pub app_id: Option<String>,
+    /// The occurrence, in UTC (a command run: when the command was executed)
+    pub scheduled_time: Option<chrono::NaiveDateTime>,
+    /// Schedule occurrence or start/restart command (enum: ScheduledRunKind)
+    pub kind: Option<crate::enums::ScheduledRunKind>,
+    /// due -> claimed -> running -> done, or skipped (enum: ScheduledRunState)
+    pub state: Option<crate::enums::ScheduledRunState>,
+    /// Why the run was skipped, or ran late, or how it ended
+    pub reason: Option<Option<String>>,
+    /// The manager holding the run (host:pid:nonce); NULL when no one holds it
+    pub lease_owner: Option<Option<String>>,
+    /// When the lease ends unless renewed; after it another manager may take the run over
+    pub lease_expires: Option<Option<chrono::NaiveDateTime>>,
+    /// The owner's last renewal of the lease
+    pub heartbeat: Option<Option<chrono::NaiveDateTime>>,
+    /// Raised on every claim; a write carrying an older token changes nothing
+    pub fencing_token: Option<i64>,
+    /// Set by a command (or the replace policy) for the owner to stop the run; the exit code its runtime row gets
+    pub stop_requested: Option<Option<crate::enums::RuntimeExitCode>>,
+    /// The run's runtime row (runtime.runtime), written just before the process starts
+    pub runtime_id: Option<Option<String>>,
+    /// Host the process runs on
+    pub host: Option<Option<String>>,
+    /// Process id (and process group id) of the run
+    pub pid: Option<Option<i32>>,
+    /// When the process started
+    pub started_at: Option<Option<chrono::NaiveDateTime>>,
+    /// When the run ended or was skipped
+    pub ended_at: Option<Option<chrono::NaiveDateTime>>,
     /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
     /// NULL = active record, timestamp = soft-deleted

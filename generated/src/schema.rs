@@ -123,6 +123,48 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// How the manager runs an app: the command, its schedule and policies. One row per app, registered from a manifest (dcctl register).
+    app_schedules (id) {
+        /// Auto-increment row identifier
+        id -> Int8,
+        /// The app (apps.app)
+        #[max_length = 64]
+        app_id -> Varchar,
+        /// Shell command line the manager runs (sh -c) for each run
+        command -> Text,
+        /// Directory the command runs in (NULL: the manager's own)
+        working_dir -> Nullable<Text>,
+        /// A cron expression (5 or 6 fields, e.g. "0 2 * * *") or a fixed interval ("every 15m"); NULL: only on command
+        #[max_length = 256]
+        schedule -> Nullable<Varchar>,
+        /// IANA time zone the cron expression is read in (e.g. Europe/Berlin)
+        #[max_length = 64]
+        time_zone -> Varchar,
+        /// What a due run does while an earlier run still runs (enum: OverlapPolicy)
+        #[max_length = 64]
+        overlap -> Varchar,
+        /// What happens to runs that could not start on time (enum: MissedRunPolicy)
+        #[max_length = 64]
+        missed_run -> Varchar,
+        /// With missed_run run_all: late runs older than this many seconds are skipped
+        run_all_deadline_s -> Int4,
+        /// Consecutive failed runs that make the app fatal (disabled, one alert)
+        failure_threshold -> Int4,
+        /// Seconds between SIGTERM and SIGKILL when a run is stopped
+        stop_timeout_s -> Int4,
+        /// Hash of business columns (for merge/change detection)
+        #[max_length = 64]
+        sha -> Nullable<Varchar>,
+        /// NULL = active record, timestamp = soft-deleted
+        archive -> Nullable<Timestamp>,
+        /// Server default NOW(), set on insert
+        date_created -> Timestamp,
+        /// Updated automatically on modification
+        date_modified -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     /// Core table tracking individual application configurations and runtime states.
     apps (group_name, parent_name, app_name) {
         /// Auto-increment row identifier
@@ -322,6 +364,8 @@ diesel::table! {
         cmd_flag -> Nullable<Int4>,
         /// When the command was executed
         cmd_exec -> Nullable<Timestamp>,
+        /// What the manager did, or why it did not execute the command
+        cmd_reason -> Nullable<Text>,
         /// Hash of business columns (for merge/change detection)
         #[max_length = 64]
         sha -> Nullable<Varchar>,
@@ -541,6 +585,64 @@ diesel::table! {
         p95_response_ms -> Nullable<Int4>,
         /// HTTP error rate as percentage (0.0-100.0)
         error_rate -> Nullable<Float8>,
+        /// The manager that ran this runtime (host:pid:nonce)
+        #[max_length = 128]
+        manager_id -> Nullable<Varchar>,
+        /// The process's own exit status; minus the signal number when a signal ended it; NULL if it never reported one
+        process_status -> Nullable<Int4>,
+        /// Hash of business columns (for merge/change detection)
+        #[max_length = 64]
+        sha -> Nullable<Varchar>,
+        /// NULL = active record, timestamp = soft-deleted
+        archive -> Nullable<Timestamp>,
+        /// Server default NOW(), set on insert
+        date_created -> Timestamp,
+        /// Updated automatically on modification
+        date_modified -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Every run of an app, scheduled or commanded: one row per (app, scheduled time), claimed by one manager under a lease. The source of truth for exactly-once runs across managers.
+    scheduled_runs (id) {
+        /// Auto-increment row identifier
+        id -> Int8,
+        /// The app (apps.app)
+        #[max_length = 64]
+        app_id -> Varchar,
+        /// The occurrence, in UTC (a command run: when the command was executed)
+        scheduled_time -> Timestamp,
+        /// Schedule occurrence or start/restart command (enum: ScheduledRunKind)
+        #[max_length = 64]
+        kind -> Varchar,
+        /// due -> claimed -> running -> done, or skipped (enum: ScheduledRunState)
+        #[max_length = 64]
+        state -> Varchar,
+        /// Why the run was skipped, or ran late, or how it ended
+        reason -> Nullable<Text>,
+        /// The manager holding the run (host:pid:nonce); NULL when no one holds it
+        #[max_length = 128]
+        lease_owner -> Nullable<Varchar>,
+        /// When the lease ends unless renewed; after it another manager may take the run over
+        lease_expires -> Nullable<Timestamp>,
+        /// The owner's last renewal of the lease
+        heartbeat -> Nullable<Timestamp>,
+        /// Raised on every claim; a write carrying an older token changes nothing
+        fencing_token -> Int8,
+        /// Set by a command (or the replace policy) for the owner to stop the run; the exit code its runtime row gets
+        stop_requested -> Nullable<Int4>,
+        /// The run's runtime row (runtime.runtime), written just before the process starts
+        #[max_length = 64]
+        runtime_id -> Nullable<Varchar>,
+        /// Host the process runs on
+        #[max_length = 256]
+        host -> Nullable<Varchar>,
+        /// Process id (and process group id) of the run
+        pid -> Nullable<Int4>,
+        /// When the process started
+        started_at -> Nullable<Timestamp>,
+        /// When the run ended or was skipped
+        ended_at -> Nullable<Timestamp>,
         /// Hash of business columns (for merge/change detection)
         #[max_length = 64]
         sha -> Nullable<Varchar>,
@@ -560,12 +662,14 @@ diesel::joinable!(apps -> c_run_status (run_status));
 diesel::joinable!(command_log -> c_cmd_flags (cmd_flag));
 diesel::joinable!(logs -> c_log_level (log_level));
 diesel::joinable!(runtime -> c_runtime_codes (exit_code));
+diesel::joinable!(scheduled_runs -> c_runtime_codes (stop_requested));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_db_objects,
     app_functions,
     app_groups,
     app_parents,
+    app_schedules,
     apps,
     c_cmd_flags,
     c_cmd_list,
@@ -579,4 +683,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     pipeline_task,
     proxy_reservation,
     runtime,
+    scheduled_runs,
 );

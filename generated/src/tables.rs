@@ -106,6 +106,37 @@ pub const APP_PARENTS: &str = r#"{
     {"name":"date_modified","type":"datetime","nullable":true,"role":"modified"}
   ]
 }"#;
+/// Facts about `app_schedules` (rows: [`crate::models::NewAppSchedules`]).
+pub const APP_SCHEDULES: &str = r#"{
+  "format": 2,
+  "schema": "public",
+  "table": "app_schedules",
+  "insert_struct": "NewAppSchedules",
+  "sorted_fields": true,
+  "primary_key": [
+    "id"
+  ],
+  "unique_keys": [
+    {"name":"uq_app_schedules_app_id","columns":["app_id"]}
+  ],
+  "columns": [
+    {"name":"id","type":"bigint","identity":true},
+    {"name":"app_id","field":"app_id","type":"string","hashed":true},
+    {"name":"command","field":"command","type":"text","hashed":true},
+    {"name":"working_dir","field":"working_dir","type":"text","nullable":true,"hashed":true},
+    {"name":"schedule","field":"schedule","type":"string","nullable":true,"hashed":true},
+    {"name":"time_zone","field":"time_zone","type":"string","hashed":true,"default":{"literal":"UTC"}},
+    {"name":"overlap","field":"overlap","type":"string","hashed":true,"default":{"literal":"forbid"},"enum":{"name":"OverlapPolicy","values":[["forbid","forbid"],["allow","allow"],["replace","replace"]]}},
+    {"name":"missed_run","field":"missed_run","type":"string","hashed":true,"default":{"literal":"run_once"},"enum":{"name":"MissedRunPolicy","values":[["skip","skip"],["run_once","run_once"],["run_all","run_all"]]}},
+    {"name":"run_all_deadline_s","field":"run_all_deadline_s","type":"int","hashed":true,"default":{"literal":86400}},
+    {"name":"failure_threshold","field":"failure_threshold","type":"int","hashed":true,"default":{"literal":3}},
+    {"name":"stop_timeout_s","field":"stop_timeout_s","type":"int","hashed":true,"default":{"literal":10}},
+    {"name":"sha","type":"string","nullable":true,"role":"hash"},
+    {"name":"archive","type":"datetime","nullable":true,"role":"archive"},
+    {"name":"date_created","type":"datetime","role":"created","default":"computed"},
+    {"name":"date_modified","type":"datetime","nullable":true,"role":"modified"}
+  ]
+}"#;
 /// Facts about `apps` (rows: [`crate::models::NewApps`]).
 pub const APPS: &str = r#"{
   "format": 2,
@@ -314,7 +345,9 @@ pub const C_RUNTIME_CODES: &str = r#"{
       {"key":"cmd_disable","value":3,"description":"App killed by user command: disable"},
       {"key":"cmd_reset","value":4,"description":"App killed by user command: reset"},
       {"key":"cmd_stop","value":5,"description":"App killed by user command: stop"},
-      {"key":"cmd_start","value":6,"description":"App killed by user command: start"}
+      {"key":"cmd_start","value":6,"description":"App killed by user command: start"},
+      {"key":"failed","value":7,"description":"App exited with an error (non-zero status or killed by a signal)"},
+      {"key":"replaced","value":8,"description":"App terminated, replaced by a newer run (overlap policy replace)"}
     ]
   }
 }"#;
@@ -336,6 +369,7 @@ pub const COMMAND_LOG: &str = r#"{
     {"name":"cmd_time","field":"cmd_time","type":"datetime","nullable":true,"hashed":true},
     {"name":"cmd_flag","field":"cmd_flag","type":"int","nullable":true,"hashed":true,"default":{"literal":0},"enum":{"name":"CmdFlag","values":[["pending",0],["executed",1],["not_executed",2]]}},
     {"name":"cmd_exec","field":"cmd_exec","type":"datetime","nullable":true,"hashed":true},
+    {"name":"cmd_reason","field":"cmd_reason","type":"text","nullable":true,"hashed":true},
     {"name":"sha","type":"string","nullable":true,"role":"hash"},
     {"name":"archive","type":"datetime","nullable":true,"role":"archive"},
     {"name":"date_created","type":"datetime","role":"created","default":"computed"},
@@ -486,11 +520,49 @@ pub const RUNTIME: &str = r#"{
     {"name":"totalm","field":"totalm","type":"int","nullable":true,"hashed":true},
     {"name":"totalh","field":"totalh","type":"int","nullable":true,"hashed":true},
     {"name":"except_cnt","field":"except_cnt","type":"int","nullable":true,"hashed":true,"default":{"literal":0}},
-    {"name":"exit_code","field":"exit_code","type":"int","nullable":true,"hashed":true,"default":{"literal":0},"enum":{"name":"RuntimeExitCode","values":[["finished",0],["manager_exit",1],["orphan_pid",2],["cmd_disable",3],["cmd_reset",4],["cmd_stop",5],["cmd_start",6]]}},
+    {"name":"exit_code","field":"exit_code","type":"int","nullable":true,"hashed":true,"default":{"literal":0},"enum":{"name":"RuntimeExitCode","values":[["finished",0],["manager_exit",1],["orphan_pid",2],["cmd_disable",3],["cmd_reset",4],["cmd_stop",5],["cmd_start",6],["failed",7],["replaced",8]]}},
     {"name":"request_count","field":"request_count","type":"int","nullable":true,"hashed":true},
     {"name":"avg_response_ms","field":"avg_response_ms","type":"int","nullable":true,"hashed":true},
     {"name":"p95_response_ms","field":"p95_response_ms","type":"int","nullable":true,"hashed":true},
     {"name":"error_rate","field":"error_rate","type":"double","nullable":true,"hashed":true},
+    {"name":"manager_id","field":"manager_id","type":"string","nullable":true,"hashed":true},
+    {"name":"process_status","field":"process_status","type":"int","nullable":true,"hashed":true},
+    {"name":"sha","type":"string","nullable":true,"role":"hash"},
+    {"name":"archive","type":"datetime","nullable":true,"role":"archive"},
+    {"name":"date_created","type":"datetime","role":"created","default":"computed"},
+    {"name":"date_modified","type":"datetime","nullable":true,"role":"modified"}
+  ]
+}"#;
+/// Facts about `scheduled_runs` (rows: [`crate::models::NewScheduledRuns`]).
+pub const SCHEDULED_RUNS: &str = r#"{
+  "format": 2,
+  "schema": "public",
+  "table": "scheduled_runs",
+  "insert_struct": "NewScheduledRuns",
+  "sorted_fields": true,
+  "primary_key": [
+    "id"
+  ],
+  "unique_keys": [
+    {"name":"uq_scheduled_runs_app_id","columns":["app_id","scheduled_time"]}
+  ],
+  "columns": [
+    {"name":"id","type":"bigint","identity":true},
+    {"name":"app_id","field":"app_id","type":"string","hashed":true},
+    {"name":"scheduled_time","field":"scheduled_time","type":"datetime","hashed":true},
+    {"name":"kind","field":"kind","type":"string","default":{"literal":"schedule"},"enum":{"name":"ScheduledRunKind","values":[["schedule","schedule"],["command","command"]]}},
+    {"name":"state","field":"state","type":"string","default":{"literal":"due"},"enum":{"name":"ScheduledRunState","values":[["due","due"],["claimed","claimed"],["running","running"],["done","done"],["skipped","skipped"]]}},
+    {"name":"reason","field":"reason","type":"text","nullable":true},
+    {"name":"lease_owner","field":"lease_owner","type":"string","nullable":true},
+    {"name":"lease_expires","field":"lease_expires","type":"datetime","nullable":true},
+    {"name":"heartbeat","field":"heartbeat","type":"datetime","nullable":true},
+    {"name":"fencing_token","field":"fencing_token","type":"bigint","default":{"literal":0}},
+    {"name":"stop_requested","field":"stop_requested","type":"int","nullable":true,"enum":{"name":"RuntimeExitCode","values":[["finished",0],["manager_exit",1],["orphan_pid",2],["cmd_disable",3],["cmd_reset",4],["cmd_stop",5],["cmd_start",6],["failed",7],["replaced",8]]}},
+    {"name":"runtime_id","field":"runtime_id","type":"string","nullable":true},
+    {"name":"host","field":"host","type":"string","nullable":true},
+    {"name":"pid","field":"pid","type":"int","nullable":true},
+    {"name":"started_at","field":"started_at","type":"datetime","nullable":true},
+    {"name":"ended_at","field":"ended_at","type":"datetime","nullable":true},
     {"name":"sha","type":"string","nullable":true,"role":"hash"},
     {"name":"archive","type":"datetime","nullable":true,"role":"archive"},
     {"name":"date_created","type":"datetime","role":"created","default":"computed"},
@@ -503,6 +575,7 @@ pub const ALL: &[&str] = &[
     APP_FUNCTIONS,
     APP_GROUPS,
     APP_PARENTS,
+    APP_SCHEDULES,
     APPS,
     C_CMD_FLAGS,
     C_CMD_LIST,
@@ -516,4 +589,5 @@ pub const ALL: &[&str] = &[
     PIPELINE_TASK,
     PROXY_RESERVATION,
     RUNTIME,
+    SCHEDULED_RUNS,
 ];

@@ -228,6 +228,25 @@ impl Cluster {
             .collect())
     }
 
+    /// Stops the server like a crash (`pg_ctl stop -m immediate`) and keeps its data, so
+    /// [`Cluster::start_again`] brings the same databases back on the same port: for tests of
+    /// clients that must survive a database that goes away.
+    pub fn stop_keeping_data(&self) -> Result<(), HarnessError> {
+        stop_server(&self.bin_dir, self.server_user, &self.root, &self.data_dir, "immediate")
+    }
+
+    /// Starts a server stopped by [`Cluster::stop_keeping_data`] again, on the same port.
+    pub fn start_again(&self) -> Result<(), HarnessError> {
+        start_server(&self.bin_dir, self.server_user, &self.root, &self.data_dir, &self.log_path, self.port)
+            .map_err(|failure| failure.error)
+    }
+
+    /// [`Cluster::stop_keeping_data`] then [`Cluster::start_again`].
+    pub fn restart(&self) -> Result<(), HarnessError> {
+        self.stop_keeping_data()?;
+        self.start_again()
+    }
+
     /// Stops the server and deletes the cluster directory; the same as dropping the cluster.
     /// Problems are reported on stderr; there is nothing a caller could do about them.
     pub fn stop(self) {

@@ -1,0 +1,53 @@
+//! The hash ids of the data model: `apps.app`, `app_parents.parent` and `runtime.runtime`.
+//!
+//! The data model says an app id is the "hash of app_group + app_parent +
+//! app_name" and a parent id a hash identifier of the parent. Both are the
+//! framework's row hash (shared/HASHING.md: SHA3-256 of the canonical JSON of
+//! the named values, text lowercased and stripped of whitespace) over the
+//! columns that identify the row: `{"app_name", "group_name", "parent_name"}`
+//! for an app and `{"group_name", "parent_name"}` for a parent. So ids are
+//! stable across hosts and case/whitespace variants of one name.
+
+use chrono::NaiveDateTime;
+use dc_runtime::hash::{sha_hex, HashValue};
+
+/// `apps.app` for an app.
+pub fn app_id(group: &str, parent: &str, name: &str) -> String {
+    sha_hex(&[("app_name", HashValue::Text(name)), ("group_name", HashValue::Text(group)), ("parent_name", HashValue::Text(parent))])
+}
+
+/// `app_parents.parent` for a parent.
+pub fn parent_id(group: &str, parent: &str) -> String {
+    sha_hex(&[("group_name", HashValue::Text(group)), ("parent_name", HashValue::Text(parent))])
+}
+
+/// `runtime.runtime` for one run: the hash of the run's start ("hash of
+/// datetime.now()" in the data model), with the run, its fencing token and
+/// the manager so two runs can never share one.
+pub fn runtime_id(app_id: &str, run_id: i64, token: i64, manager_id: &str, started: NaiveDateTime) -> String {
+    sha_hex(&[
+        ("app_id", HashValue::Text(app_id)),
+        ("fencing_token", HashValue::Int(token)),
+        ("manager_id", HashValue::Text(manager_id)),
+        ("run_id", HashValue::Int(run_id)),
+        ("started", HashValue::Timestamp(started)),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_row_hash_rule() {
+        // The canonical text of HASHING.md: sorted keys, text lowercased, whitespace removed.
+        assert_eq!(
+            dc_runtime::hash::canonical_text(&[("app_name", HashValue::Text("Daily Import")), ("group_name", HashValue::Text("HR")), ("parent_name", HashValue::Text("fina"))]),
+            r#"{"app_name": "dailyimport", "group_name": "hr", "parent_name": "fina"}"#
+        );
+        assert_eq!(app_id("HR", "fina", "Daily Import"), app_id("hr", "fina", "dailyimport"));
+        assert_ne!(app_id("hr", "fina", "a"), app_id("hr", "fin", "a"));
+        assert_eq!(app_id("hr", "fina", "a").len(), 64);
+        assert_ne!(parent_id("hr", "fina"), app_id("hr", "fina", ""));
+    }
+}
