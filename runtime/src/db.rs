@@ -98,6 +98,14 @@ impl DatabaseUrl {
         &self.url
     }
 
+    /// Lends the URL, password included, to `use_it` alone: for another driver that
+    /// connects (tokio-postgres's `Config` parses it) or a child process's environment.
+    /// What `use_it` returns must not be printed or logged; this is the one door out,
+    /// so every use of the secret is found by looking for `with_secret`.
+    pub fn with_secret<T>(&self, use_it: impl FnOnce(&str) -> T) -> T {
+        use_it(self.expose())
+    }
+
     fn parsed(&self) -> Option<Url> {
         Url::parse(&self.url).ok()
     }

@@ -442,6 +442,9 @@ impl Manager {
             tracing::warn!(app_id = %run.app_id, run_id = run.run_id, "lease lost before the start; another manager has the run");
             return Ok(());
         }
+        // The child connects with the manager's settings: the URL goes into its
+        // environment only (process::spawn), never into a log line.
+        let database_url = self.config.database_url.with_secret(str::to_owned);
         let launch = Launch {
             run_id: run.run_id,
             app_id: &run.app_id,
@@ -450,7 +453,7 @@ impl Manager {
             scheduled_time: run.scheduled_time,
             command: &run.command,
             working_dir: run.working_dir.as_deref(),
-            database_url: self.config.database_url.expose(),
+            database_url: &database_url,
         };
         match process::spawn(&launch, self.config.sink.clone(), self.exits.clone()) {
             Ok(running) => {
@@ -578,7 +581,11 @@ async fn send_pending_alerts(
 async fn listen(url: DatabaseUrl, wake: Arc<Notify>, command: Arc<AtomicBool>, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(50);
     while !shutdown.is_cancelled() {
-        match tokio_postgres::connect(url.expose(), tokio_postgres::NoTls).await {
+        let connected = match url.with_secret(|url| url.parse::<tokio_postgres::Config>()) {
+            Ok(config) => config.connect(tokio_postgres::NoTls).await,
+            Err(error) => Err(error),
+        };
+        match connected {
             Ok((client, mut connection)) => {
                 let notified = wake.clone();
                 let command_seen = command.clone();

@@ -7,7 +7,7 @@ use diesel::connection::Connection;
 use diesel::pg::PgConnection;
 use diesel::RunQueryDsl;
 use dc_runtime::db::DatabaseUrl;
-use dc_runtime::table::TableInfo;
+use dc_runtime::table::{TableInfo, TableOf};
 use dc_runtime::{Merge, Mode};
 use dc_schema::models::{NewAppGroups, NewAppParents, NewAppSchedules, NewApps};
 
@@ -31,7 +31,7 @@ impl std::fmt::Display for Registered {
 }
 
 fn connect(url: &DatabaseUrl) -> Result<PgConnection, String> {
-    PgConnection::establish(url.expose()).map_err(|error| format!("cannot connect to {url}: {}", url.redact(&error.to_string())))
+    url.establish().map_err(|error| error.to_string())
 }
 
 /// Runs pending migrations and syncs the codebooks, one manager at a time
@@ -94,19 +94,21 @@ pub fn register(url: &DatabaseUrl, apps: &[AppSpec]) -> Result<Registered, Strin
             stop_timeout_s: Some(a.stop_timeout_s),
         })
         .collect();
-    let keyed = |info: &str, key: &[&str]| -> Result<Merge, String> { Merge::new(info).map_err(|e| redact(&e))?.mode(Mode::InsertOnly).compare_key(key).map_err(|e| redact(&e)) };
+    fn keyed<R>(table: TableOf<R>, key: &[&str]) -> Result<Merge<R>, String> {
+        Merge::new(table).map_err(|e| e.to_string())?.mode(Mode::InsertOnly).compare_key(key).map_err(|e| e.to_string())
+    }
     conn.transaction::<_, TransactionError, _>(|conn| {
         let counts = |r: dc_runtime::MergeReport| (r.inserted, r.updated);
-        let merged = |merge: Result<Merge, String>, conn: &mut PgConnection, rows: &dyn Fn(&Merge, &mut PgConnection) -> Result<dc_runtime::MergeReport, dc_runtime::merge::MergeError>| {
-            let merge = merge.map_err(TransactionError::Message)?;
-            rows(&merge, conn).map_err(|e| TransactionError::Message(redact(&e)))
-        };
-        let groups = merged(keyed(NewAppGroups::TABLE_INFO, &["name"]), conn, &|m, c| m.run(c, &groups))?;
-        let parents = merged(keyed(NewAppParents::TABLE_INFO, &["name", "group_name"]), conn, &|m, c| m.run(c, &parents))?;
-        let app_merge = registration_merge().map_err(|e| redact(&e)).and_then(|m| m.mode(Mode::InsertOnly).compare_key(&["group_name", "parent_name", "app_name"]).map_err(|e| redact(&e)));
-        let apps = merged(app_merge, conn, &|m, c| m.run(c, &app_rows))?;
+        fn merged<R: serde::Serialize + Sync>(merge: Result<Merge<R>, String>, conn: &mut PgConnection, rows: &[R], redact: &dyn Fn(&dyn std::fmt::Display) -> String) -> Result<dc_runtime::MergeReport, TransactionError> {
+            let merge = merge.map_err(|e| TransactionError::Message(redact(&e)))?;
+            merge.run(conn, rows).map_err(|e| TransactionError::Message(redact(&e)))
+        }
+        let groups = merged(keyed(NewAppGroups::TABLE, &["name"]), conn, &groups, &redact)?;
+        let parents = merged(keyed(NewAppParents::TABLE, &["name", "group_name"]), conn, &parents, &redact)?;
+        let app_merge = registration_merge().and_then(|m| m.mode(Mode::InsertOnly).compare_key(&["group_name", "parent_name", "app_name"]).map_err(|e| e.to_string()));
+        let apps = merged(app_merge, conn, &app_rows, &redact)?;
         let before = schedules_of(conn, &schedules)?;
-        let schedules_report = merged(keyed(NewAppSchedules::TABLE_INFO, &["app_id"]), conn, &|m, c| m.run(c, &schedules))?;
+        let schedules_report = merged(keyed(NewAppSchedules::TABLE, &["app_id"]), conn, &schedules, &redact)?;
         restart_changed_schedules(conn, &before, &schedules)?;
         let schedules = schedules_report;
         Ok(Registered { groups: counts(groups), parents: counts(parents), apps: counts(apps), schedules: counts(schedules) })
@@ -135,7 +137,7 @@ struct AppRegistration {
 /// A merge of `apps` over [`AppRegistration`]: the table's facts narrowed to
 /// the hashed columns (and the columns merge itself manages), so the row
 /// hash is the one a full `NewApps` row gets and nothing else is written.
-fn registration_merge() -> Result<Merge, String> {
+fn registration_merge() -> Result<Merge<AppRegistration>, String> {
     let mut info = TableInfo::parse(NewApps::TABLE_INFO).map_err(|e| e.to_string())?;
     info.columns.retain(|column| column.hashed || column.role.is_some() || column.identity);
     info.insert_struct = "AppRegistration".to_string();

@@ -29,7 +29,8 @@ pub enum StoreError {
 
 /// Opens a connection whose driver runs on its own task. The URL never appears in an error.
 pub async fn connect(url: &dc_runtime::db::DatabaseUrl) -> Result<Client, String> {
-    match tokio_postgres::connect(url.expose(), NoTls).await {
+    let config = url.with_secret(|url| url.parse::<tokio_postgres::Config>()).map_err(|error| format!("cannot read the database URL {url}: {}", url.redact(&error.to_string())))?;
+    match config.connect(NoTls).await {
         Ok((client, connection)) => {
             tokio::spawn(async move {
                 if let Err(error) = connection.await {

@@ -324,6 +324,9 @@ fn runtime_start(context: &Context) -> NewRuntime {
         avg_response_ms: None,
         p95_response_ms: None,
         error_rate: None,
+        // Written by the manager that started this process (dc-manager), when one did.
+        manager_id: None,
+        process_status: None,
     }
 }
 
