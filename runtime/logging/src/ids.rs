@@ -1,12 +1,30 @@
-//! Hash ids of apps, runtimes and functions: SHA3-256 (lowercase hex) of the parts written one after another.
+//! Hash ids of apps, runtimes and functions.
 //!
-//! The data model describes each id as "hash of" its parts without fixing
-//! the text; ours is the parts concatenated with nothing between them, the
-//! way the Python framework builds them from strings. `function_id` (logs)
-//! and `function_hash` (app_functions) are the same hash of app id, module
-//! and function, so a log line joins the function that wrote it.
+//! An app's and a parent's id are written by dc-manager's registration and by
+//! this crate's database sink, so both take them from here: the framework's row
+//! hash (HASHING.md: SHA3-256 of the canonical JSON, text lowercased and stripped
+//! of whitespace) over the columns that identify the row, `{app_name,
+//! group_name, parent_name}` and `{group_name, parent_name}`. Unlike the parts
+//! concatenated, `("ab", "c")` and `("a", "bc")` cannot meet.
+//!
+//! The data model describes the other ids as "hash of" their parts without
+//! fixing the text; those are the parts concatenated with nothing between
+//! them. `function_id` (logs) and `function_hash` (app_functions) are the same
+//! hash of app id, module and function, so a log line joins the function that
+//! wrote it.
 
+use dc_runtime::hash::{sha_hex, HashValue};
 use sha3::{Digest, Sha3_256};
+
+/// `apps.app`: the row hash of the app's group, parent and name.
+pub fn app_id(group: &str, parent: &str, name: &str) -> String {
+    sha_hex(&[("app_name", HashValue::Text(name)), ("group_name", HashValue::Text(group)), ("parent_name", HashValue::Text(parent))])
+}
+
+/// `app_parents.parent`: the row hash of the parent's group and name.
+pub fn parent_id(group: &str, parent: &str) -> String {
+    sha_hex(&[("group_name", HashValue::Text(group)), ("parent_name", HashValue::Text(parent))])
+}
 
 /// SHA3-256 of `parts` concatenated, as 64 lowercase hex digits.
 pub fn hash_id(parts: &[&str]) -> String {
@@ -30,14 +48,14 @@ impl AppIdentity {
         AppIdentity { group: group.into(), parent: parent.into(), name: name.into() }
     }
 
-    /// `apps.app`: hash of group + parent + name.
+    /// `apps.app` ([`app_id`]).
     pub fn app_id(&self) -> String {
-        hash_id(&[&self.group, &self.parent, &self.name])
+        app_id(&self.group, &self.parent, &self.name)
     }
 
-    /// `app_parents.parent`: hash of group + parent.
+    /// `app_parents.parent` ([`parent_id`]).
     pub fn parent_id(&self) -> String {
-        hash_id(&[&self.group, &self.parent])
+        parent_id(&self.group, &self.parent)
     }
 }
 
@@ -59,12 +77,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_sha3_of_the_concatenated_parts() {
+    fn app_ids_are_row_hashes_and_the_others_sha3_of_the_concatenated_parts() {
         // sha3_256(b"abc"), the FIPS 202 example.
         assert_eq!(hash_id(&["a", "bc"]), "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532");
         let app = AppIdentity::new("g", "p", "n");
-        assert_eq!(app.app_id(), hash_id(&["gpn"]));
-        assert_eq!(app.parent_id(), hash_id(&["gp"]));
+        assert_eq!(app.app_id(), sha_hex(&[("app_name", HashValue::Text("n")), ("group_name", HashValue::Text("g")), ("parent_name", HashValue::Text("p"))]));
+        assert_eq!(app.parent_id(), sha_hex(&[("group_name", HashValue::Text("g")), ("parent_name", HashValue::Text("p"))]));
+        // The row hash's rule: case and whitespace do not make another app; the parts'
+        // boundaries do.
+        assert_eq!(app_id("HR", "fina", "Daily Import"), app_id("hr", "fina", "dailyimport"));
+        assert_ne!(app_id("ab", "c", "n"), app_id("a", "bc", "n"));
+        assert_ne!(parent_id("hr", "fina"), app_id("hr", "fina", ""));
         assert_eq!(function_id("x", "m", "f"), hash_id(&["xmf"]));
         let start = chrono::NaiveDate::from_ymd_opt(2024, 5, 6).unwrap().and_hms_micro_opt(7, 8, 9, 10).unwrap();
         assert_eq!(runtime_id("x", start, 42), hash_id(&["x2024-05-06 07:08:09.00001042"]));

@@ -1,25 +1,12 @@
-//! The hash ids of the data model: `apps.app`, `app_parents.parent` and `runtime.runtime`.
-//!
-//! The data model says an app id is the "hash of app_group + app_parent +
-//! app_name" and a parent id a hash identifier of the parent. Both are the
-//! framework's row hash (shared/HASHING.md: SHA3-256 of the canonical JSON of
-//! the named values, text lowercased and stripped of whitespace) over the
-//! columns that identify the row: `{"app_name", "group_name", "parent_name"}`
-//! for an app and `{"group_name", "parent_name"}` for a parent. So ids are
-//! stable across hosts and case/whitespace variants of one name.
+//! The hash ids of the data model: `apps.app` and `app_parents.parent` are
+//! dc-logging's (one definition for the registration here and for an app's own
+//! logging, which writes the same rows); `runtime.runtime` of a run the manager
+//! starts is the manager's.
 
 use chrono::NaiveDateTime;
 use dc_runtime::hash::{sha_hex, HashValue};
 
-/// `apps.app` for an app.
-pub fn app_id(group: &str, parent: &str, name: &str) -> String {
-    sha_hex(&[("app_name", HashValue::Text(name)), ("group_name", HashValue::Text(group)), ("parent_name", HashValue::Text(parent))])
-}
-
-/// `app_parents.parent` for a parent.
-pub fn parent_id(group: &str, parent: &str) -> String {
-    sha_hex(&[("group_name", HashValue::Text(group)), ("parent_name", HashValue::Text(parent))])
-}
+pub use dc_logging::ids::{app_id, parent_id};
 
 /// `runtime.runtime` for one run: the hash of the run's start ("hash of
 /// datetime.now()" in the data model), with the run, its fencing token and

@@ -235,10 +235,10 @@ impl Cluster {
         stop_server(&self.bin_dir, self.server_user, &self.root, &self.data_dir, "immediate")
     }
 
-    /// Starts a server stopped by [`Cluster::stop_keeping_data`] again, on the same port.
+    /// Starts a server stopped by [`Cluster::stop_keeping_data`] again, on the same port
+    /// (the same start as [`Cluster::start_server`]).
     pub fn start_again(&self) -> Result<(), HarnessError> {
-        start_server(&self.bin_dir, self.server_user, &self.root, &self.data_dir, &self.log_path, self.port)
-            .map_err(|failure| failure.error)
+        self.start_server()
     }
 
     /// [`Cluster::stop_keeping_data`] then [`Cluster::start_again`].

@@ -31,7 +31,7 @@ use diesel::ExecuteCopyFromDsl;
 use serde::Serialize;
 
 use super::{Deadline, Delivered, Sink, SinkError};
-use crate::ids::{function_id, hash_id};
+use crate::ids::{app_id, function_id, parent_id};
 use crate::record::{local, totals, AppRegistration, Context, DbObject, FunctionCall, LogRecord, Record, RuntimeEnded};
 
 #[derive(Insertable)]
@@ -369,16 +369,16 @@ impl Hashers {
         let group = NewAppGroups { name: Some(app.group.clone()) };
         let sha = self.app_groups.hex(&group);
         diesel::insert_into(app_groups::table).values((&group, app_groups::sha.eq(sha))).on_conflict_do_nothing().execute(conn)?;
-        let parent = NewAppParents { parent: Some(hash_id(&[&app.group, &app.parent])), name: app.parent.clone(), group_name: app.group.clone() };
+        let parent = NewAppParents { parent: Some(parent_id(&app.group, &app.parent)), name: app.parent.clone(), group_name: app.group.clone() };
         let sha = self.app_parents.hex(&parent);
         diesel::insert_into(app_parents::table).values((&parent, app_parents::sha.eq(sha))).on_conflict_do_nothing().execute(conn)?;
         // Every other column keeps its default: missing Option fields deserialize as None.
         let new_app: NewApps = serde_json::from_value(serde_json::json!({
-            "app": hash_id(&[&app.group, &app.parent, &app.name]),
+            "app": app_id(&app.group, &app.parent, &app.name),
             "group_name": app.group,
             "parent_name": app.parent,
             "app_name": app.name,
-            "parent_id": hash_id(&[&app.group, &app.parent]),
+            "parent_id": parent_id(&app.group, &app.parent),
         }))
         .expect("NewApps from its own column names");
         let sha = self.apps.hex(&new_app);
