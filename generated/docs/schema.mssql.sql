@@ -1127,6 +1127,81 @@ EXEC sys.sp_addextendedproperty
     @level2type = N'COLUMN', @level2name = N'date_modified';
 GO
 
+CREATE TABLE [dbo].[log_spill_replay] (
+    [id] bigint IDENTITY(1,1) NOT NULL,
+    [spill_file] nvarchar(64) NOT NULL,
+    [replayed_to] bigint NOT NULL,
+    [sha] nvarchar(64) NULL,
+    [archive] datetime2 NULL,
+    [date_created] datetime2 NOT NULL CONSTRAINT [df_log_spill_replay_date_created] DEFAULT (SYSUTCDATETIME()),
+    [date_modified] datetime2 NULL,
+    CONSTRAINT [pk_log_spill_replay] PRIMARY KEY CLUSTERED ([id]),
+    CONSTRAINT [uq_log_spill_replay_spill_file] UNIQUE NONCLUSTERED ([spill_file])
+);
+GO
+
+CREATE NONCLUSTERED INDEX [ix_log_spill_replay_sha] ON [dbo].[log_spill_replay] ([sha]);
+GO
+
+CREATE TRIGGER [dbo].[tr_log_spill_replay_date_modified] ON [dbo].[log_spill_replay] AFTER UPDATE AS
+BEGIN
+    SET NOCOUNT ON;
+    -- The UPDATE below must not fire this trigger again (if RECURSIVE_TRIGGERS is ON).
+    IF TRIGGER_NESTLEVEL(@@PROCID) > 1 RETURN;
+    UPDATE [t] SET [date_modified] = SYSUTCDATETIME()
+    FROM [dbo].[log_spill_replay] AS [t]
+    INNER JOIN inserted AS [i] ON [t].[id] = [i].[id];
+END;
+GO
+
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'How far each dc-logging spill file has been replayed into this database; written in the same transaction as the replayed rows',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'log_spill_replay';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Auto-increment row identifier',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'log_spill_replay',
+    @level2type = N'COLUMN', @level2name = N'id';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'The spill file''s id (the UUID in its first line)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'log_spill_replay',
+    @level2type = N'COLUMN', @level2name = N'spill_file';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Byte offset in the spill file up to which its records are committed here',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'log_spill_replay',
+    @level2type = N'COLUMN', @level2name = N'replayed_to';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Hash of business columns (for merge/change detection)',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'log_spill_replay',
+    @level2type = N'COLUMN', @level2name = N'sha';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'NULL = active record, timestamp = soft-deleted',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'log_spill_replay',
+    @level2type = N'COLUMN', @level2name = N'archive';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Server default NOW(), set on insert',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'log_spill_replay',
+    @level2type = N'COLUMN', @level2name = N'date_created';
+GO
+EXEC sys.sp_addextendedproperty
+    @name = N'MS_Description', @value = N'Updated automatically on modification',
+    @level0type = N'SCHEMA', @level0name = N'dbo',
+    @level1type = N'TABLE', @level1name = N'log_spill_replay',
+    @level2type = N'COLUMN', @level2name = N'date_modified';
+GO
+
 CREATE TABLE [dbo].[app_schedules] (
     [id] bigint IDENTITY(1,1) NOT NULL,
     [app_id] nvarchar(64) NOT NULL,

@@ -1537,6 +1537,89 @@ pub struct FunctionLogChangeset {
     /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
+/// How far each dc-logging spill file has been replayed into this database; written in the same transaction as the replayed rows
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::Queryable,
+    diesel::Selectable,
+    diesel::Identifiable
+)]
+#[diesel(table_name = crate::schema::log_spill_replay)]
+#[diesel(primary_key(id))]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct LogSpillReplay {
+    /// Auto-increment row identifier
+    pub id: i64,
+    /// The spill file's id (the UUID in its first line)
+    pub spill_file: String,
+    /// Byte offset in the spill file up to which its records are committed here
+    pub replayed_to: i64,
+    /// Hash of business columns (for merge/change detection)
+    pub sha: Option<String>,
+    /// NULL = active record, timestamp = soft-deleted
+    pub archive: Option<chrono::NaiveDateTime>,
+    /// Server default NOW(), set on insert
+    pub date_created: chrono::NaiveDateTime,
+    /// Updated automatically on modification
+    pub date_modified: Option<chrono::NaiveDateTime>,
+}
+/// A new row of `log_spill_replay`: identity and database-managed columns are left out.
+/// It serializes its fields sorted by column name, the order of the row hash.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
+#[diesel(table_name = crate::schema::log_spill_replay)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct NewLogSpillReplay {
+    /// The spill file's id (the UUID in its first line)
+    pub spill_file: String,
+    /// Byte offset in the spill file up to which its records are committed here
+    pub replayed_to: i64,
+}
+impl NewLogSpillReplay {
+    /// What dc-runtime needs to merge and hash these rows (see [`crate::tables`]).
+    pub const TABLE_INFO: &'static str = crate::tables::LOG_SPILL_REPLAY;
+    /// [`Self::TABLE_INFO`] typed by this row (dc-runtime's `TableOf`):
+    /// `dc_runtime::Merge::new(NewLogSpillReplay::TABLE)` merges only these rows.
+    pub const TABLE: (std::marker::PhantomData<fn() -> Self>, &'static str) = (
+        std::marker::PhantomData,
+        Self::TABLE_INFO,
+    );
+}
+/// Fields in column-name order, so dc-runtime hashes a row as serde walks it.
+impl serde::Serialize for NewLogSpillReplay {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = serializer.serialize_struct("NewLogSpillReplay", 2)?;
+        row.serialize_field("replayed_to", &self.replayed_to)?;
+        row.serialize_field("spill_file", &self.spill_file)?;
+        row.end()
+    }
+}
+/// Changes to a `log_spill_replay` row: `None` leaves a column as it is.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::AsChangeset
+)]
+#[diesel(table_name = crate::schema::log_spill_replay)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct LogSpillReplayChangeset {
+    /// The spill file's id (the UUID in its first line)
+    pub spill_file: Option<String>,
+    /// Byte offset in the spill file up to which its records are committed here
+    pub replayed_to: Option<i64>,
+    /// Hash of business columns (for merge/change detection)
+    pub sha: Option<Option<String>>,
+    /// NULL = active record, timestamp = soft-deleted
+    pub archive: Option<Option<chrono::NaiveDateTime>>,
+}
 /// Structured application logs with call chain tracking.
 #[derive(
     Debug,

@@ -428,6 +428,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// How far each dc-logging spill file has been replayed into this database; written in the same transaction as the replayed rows
+    log_spill_replay (id) {
+        /// Auto-increment row identifier
+        id -> Int8,
+        /// The spill file's id (the UUID in its first line)
+        #[max_length = 64]
+        spill_file -> Varchar,
+        /// Byte offset in the spill file up to which its records are committed here
+        replayed_to -> Int8,
+        /// Hash of business columns (for merge/change detection)
+        #[max_length = 64]
+        sha -> Nullable<Varchar>,
+        /// NULL = active record, timestamp = soft-deleted
+        archive -> Nullable<Timestamp>,
+        /// Server default NOW(), set on insert
+        date_created -> Timestamp,
+        /// Updated automatically on modification
+        date_modified -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     /// Structured application logs with call chain tracking.
     logs (id) {
         /// Auto-increment row identifier
@@ -679,6 +701,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     c_runtime_codes,
     command_log,
     function_log,
+    log_spill_replay,
     logs,
     pipeline_task,
     proxy_reservation,

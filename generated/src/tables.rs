@@ -408,6 +408,29 @@ pub const FUNCTION_LOG: &str = r#"{
     {"name":"date_modified","type":"datetime","nullable":true,"role":"modified"}
   ]
 }"#;
+/// Facts about `log_spill_replay` (rows: [`crate::models::NewLogSpillReplay`]).
+pub const LOG_SPILL_REPLAY: &str = r#"{
+  "format": 2,
+  "schema": "public",
+  "table": "log_spill_replay",
+  "insert_struct": "NewLogSpillReplay",
+  "sorted_fields": true,
+  "primary_key": [
+    "id"
+  ],
+  "unique_keys": [
+    {"name":"uq_log_spill_replay_spill_file","columns":["spill_file"]}
+  ],
+  "columns": [
+    {"name":"id","type":"bigint","identity":true},
+    {"name":"spill_file","field":"spill_file","type":"string","hashed":true},
+    {"name":"replayed_to","field":"replayed_to","type":"bigint","hashed":true},
+    {"name":"sha","type":"string","nullable":true,"role":"hash"},
+    {"name":"archive","type":"datetime","nullable":true,"role":"archive"},
+    {"name":"date_created","type":"datetime","role":"created","default":"computed"},
+    {"name":"date_modified","type":"datetime","nullable":true,"role":"modified"}
+  ]
+}"#;
 /// Facts about `logs` (rows: [`crate::models::NewLogs`]).
 pub const LOGS: &str = r#"{
   "format": 2,
@@ -585,6 +608,7 @@ pub const ALL: &[&str] = &[
     C_RUNTIME_CODES,
     COMMAND_LOG,
     FUNCTION_LOG,
+    LOG_SPILL_REPLAY,
     LOGS,
     PIPELINE_TASK,
     PROXY_RESERVATION,

@@ -99,6 +99,14 @@ impl Logging {
         self
     }
 
+    /// Logs under a runtime row another process (dc-manager) wrote and ends:
+    /// as `DC_APP_ID` and `DC_RUNTIME_ID` do.
+    pub fn managed_run(mut self, app_id: impl Into<String>, runtime_id: impl Into<String>) -> Self {
+        self.settings.app_id = Some(app_id.into());
+        self.settings.runtime_id = Some(runtime_id.into());
+        self
+    }
+
     pub fn splunk(mut self, hec: HecSettings) -> Self {
         self.settings.splunk = Some(hec);
         self
@@ -180,31 +188,36 @@ impl Logging {
     fn start(self) -> Result<(DcLayer, Option<sink::console::ConsoleWriter>, LoggingGuard), LoggingError> {
         let settings = self.settings;
         let started = chrono::Utc::now();
-        let app_id = settings.app.as_ref().map(AppIdentity::app_id);
+        settings.check_ids()?;
+        let app_id = settings.app_id.clone().or_else(|| settings.app.as_ref().map(AppIdentity::app_id));
         let database = settings.database.then_some(self.database_url).flatten();
-        // A runtime row needs somewhere to go: the database.
-        let runtime = database.as_ref().map(|_| ids::runtime_id(app_id.as_deref().unwrap_or(""), record::local(started), std::process::id()));
+        // The manager's runtime row when it started this process; else one of
+        // our own, which needs somewhere to go: the database.
+        let managed = settings.runtime_id.is_some();
+        let runtime = match &settings.runtime_id {
+            Some(id) => Some(id.clone()),
+            None => database.as_ref().map(|_| ids::runtime_id(app_id.as_deref().unwrap_or(""), record::local(started), std::process::id())),
+        };
         let context = Arc::new(Context {
             app_id: app_id.clone(),
             runtime: runtime.clone(),
             instance_id: Some(settings.instance_id.unwrap_or(std::process::id() as i32)),
             app: settings.app.as_ref().map(|app| AppRegistration { group: app.group.clone(), parent: app.parent.clone(), name: app.name.clone() }),
             started: Some(started),
+            managed,
         });
+        let database_on = database.is_some();
         let mut sinks = Vec::new();
+        let open_spill = |sink: &dyn sink::Sink| spill::Spill::open(&settings.spill_dir, sink.name(), &sink.destination()).map(Arc::new).map_err(LoggingError::Spill);
         if let Some(url) = database {
-            sinks.push(SinkSetup {
-                sink: Box::new(sink::database::DatabaseSink::new(url)),
-                accepts: sink::every_record,
-                spill: Arc::new(spill::Spill::open(&settings.spill_dir, "database").map_err(LoggingError::Spill)?),
-            });
+            let database_sink = sink::database::DatabaseSink::new(url);
+            let spill = open_spill(&database_sink)?;
+            sinks.push(SinkSetup { sink: Box::new(database_sink), accepts: sink::every_record, spill });
         }
         if let Some(hec) = settings.splunk.clone() {
-            sinks.push(SinkSetup {
-                sink: Box::new(sink::hec::HecSink::new(hec).map_err(LoggingError::Splunk)?),
-                accepts: sink::log_records,
-                spill: Arc::new(spill::Spill::open(&settings.spill_dir, "splunk").map_err(LoggingError::Spill)?),
-            });
+            let hec_sink = sink::hec::HecSink::new(hec).map_err(LoggingError::Splunk)?;
+            let spill = open_spill(&hec_sink)?;
+            sinks.push(SinkSetup { sink: Box::new(hec_sink), accepts: sink::log_records, spill });
         }
         let (console, console_writer) = if settings.console {
             let (console, writer) = sink::console::Console::start(settings.queue_size);
@@ -220,7 +233,7 @@ impl Logging {
             shutdown_timeout: settings.shutdown_timeout,
         };
         let shared = Shared::start(context.clone(), options, sinks, console, started);
-        if runtime.is_some() {
+        if runtime.is_some() && database_on {
             shared.submit(Record::RuntimeStarted(RuntimeStarted { context }));
         }
         let guard = LoggingGuard { shared: shared.clone(), level: settings.level, shutdown_timeout: settings.shutdown_timeout };

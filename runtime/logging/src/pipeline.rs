@@ -26,7 +26,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, Tr
 use dc_schema::enums::RuntimeExitCode;
 
 use crate::record::{Context, Record, RuntimeEnded};
-use crate::sink::{Accepts, Deadline, Sink, SinkError};
+use crate::sink::{Accepts, Deadline, Replayed, Sink, SinkError};
 use crate::spill::Spill;
 
 thread_local! {
@@ -52,6 +52,7 @@ pub(crate) struct SinkCounters {
     spilled: AtomicU64,
     replayed: AtomicU64,
     rejected: AtomicU64,
+    already: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -85,6 +86,9 @@ pub struct SinkStats {
     pub replayed: u64,
     /// Records the receiver refused for good (in the `rejected` file).
     pub rejected: u64,
+    /// Replayed records the destination already held (committed by a process
+    /// that died before it moved the spill file's offset), not written again.
+    pub already_delivered: u64,
     /// Whether the spill file still holds records.
     pub backlog: bool,
     pub last_error: Option<String>,
@@ -296,6 +300,7 @@ impl Shared {
                     spilled: s.counters.spilled.load(Ordering::Relaxed),
                     replayed: s.counters.replayed.load(Ordering::Relaxed),
                     rejected: s.counters.rejected.load(Ordering::Relaxed),
+                    already_delivered: s.counters.already.load(Ordering::Relaxed),
                     backlog: s.spill.has_backlog(),
                     last_error: s.counters.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
                 })
@@ -564,7 +569,8 @@ impl Worker {
                 return Ok(());
             };
             let count = chunk.records.len() as u64;
-            let delivered = match self.sink.deliver(&chunk.records, &deadline) {
+            let replayed = Replayed { records: &chunk.records, file_id: &chunk.file_id, ends: &chunk.ends, end: chunk.end };
+            let delivered = match self.sink.deliver_replayed(&replayed, &deadline) {
                 Ok(delivered) => delivered,
                 Err(error) => {
                     if error.done > 0 {
@@ -576,12 +582,15 @@ impl Worker {
                     return Err(error);
                 }
             };
+            failpoint("replay-committed");
             self.succeeded();
             self.reject(&chunk.records, &delivered.rejected);
             let all = chunk.records.len();
             self.spill.committed(chunk, all).map_err(SinkError::new)?;
-            self.counters.replayed.fetch_add(count, Ordering::Relaxed);
-            self.counters.delivered.fetch_add(count - delivered.rejected.len() as u64, Ordering::Relaxed);
+            let written = count - delivered.already as u64;
+            self.counters.replayed.fetch_add(written, Ordering::Relaxed);
+            self.counters.already.fetch_add(delivered.already as u64, Ordering::Relaxed);
+            self.counters.delivered.fetch_add(written - delivered.rejected.len() as u64, Ordering::Relaxed);
         }
     }
 
@@ -636,5 +645,18 @@ impl Worker {
                 self.last_error_or_none()
             );
         }
+    }
+}
+
+/// `DC_LOG_TEST_FAILPOINT=<name>`: the process kills itself with SIGKILL
+/// when it reaches that point (for the crash tests: `replay-committed` is
+/// just after a replayed chunk committed, before the spill file's offset
+/// moved). Unset in any real deployment; read once.
+fn failpoint(name: &str) {
+    static FAILPOINT: OnceLock<Option<String>> = OnceLock::new();
+    if FAILPOINT.get_or_init(|| std::env::var("DC_LOG_TEST_FAILPOINT").ok()).as_deref() == Some(name) {
+        eprintln!("dc-logging: failpoint {name}: SIGKILL");
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
     }
 }

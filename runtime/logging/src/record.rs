@@ -23,6 +23,12 @@ pub struct Context {
     /// The app's group, parent and name, registered in `apps` if missing.
     pub app: Option<AppRegistration>,
     pub started: Option<DateTime<Utc>>,
+    /// The runtime row belongs to the process that started this one
+    /// (dc-manager, through `DC_RUNTIME_ID`): it wrote the row and records
+    /// its end time, totals and exit code; this process only adds the
+    /// exception count and HTTP metrics.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub managed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -118,8 +118,16 @@ pub struct LogSettings {
     /// `DC_LOG_SPLUNK_INDEX`, `DC_LOG_SPLUNK_SOURCE`, `DC_LOG_SPLUNK_SOURCETYPE`,
     /// `DC_LOG_SPLUNK_ATTEMPTS` (5), `DC_LOG_SPLUNK_TIMEOUT_MS` (10000).
     pub splunk: Option<HecSettings>,
-    /// `DC_APP_GROUP`, `DC_APP_PARENT`, `DC_APP_NAME` (all three, or none).
+    /// `DC_APP_GROUP`, `DC_APP_PARENT`, `DC_APP_NAME` (all three, or none):
+    /// the app, registered in `apps` when missing.
     pub app: Option<AppIdentity>,
+    /// `DC_APP_ID` (set by dc-manager): the app's id (`apps.app`), already
+    /// registered. With the three names as well, it must be their id.
+    pub app_id: Option<String>,
+    /// `DC_RUNTIME_ID` (set by dc-manager): the run's `runtime` row, written
+    /// by the manager, which also records its end; logs go under this id and
+    /// no runtime row of the app's own is made.
+    pub runtime_id: Option<String>,
 }
 
 impl Default for LogSettings {
@@ -138,6 +146,8 @@ impl Default for LogSettings {
             handle_sigterm: true,
             splunk: None,
             app: None,
+            app_id: None,
+            runtime_id: None,
         }
     }
 }
@@ -189,7 +199,34 @@ impl LogSettings {
             (Some(group), Some(parent), Some(name)) => Some(AppIdentity::new(group, parent, name)),
             _ => return Err(LoggingError::Setting { name: "DC_APP_NAME", problem: "DC_APP_GROUP, DC_APP_PARENT and DC_APP_NAME name an app together: set all three, or none".into() }),
         };
+        settings.app_id = get("DC_APP_ID").map(|id| id.trim().to_string());
+        settings.runtime_id = get("DC_RUNTIME_ID").map(|id| id.trim().to_string());
+        settings.check_ids()?;
         Ok(settings)
+    }
+
+    /// The ids the manager hands over fit their columns and agree with the app's names.
+    pub fn check_ids(&self) -> Result<(), LoggingError> {
+        for (name, value) in [("DC_APP_ID", &self.app_id), ("DC_RUNTIME_ID", &self.runtime_id)] {
+            if let Some(value) = value {
+                if value.chars().count() > 64 {
+                    return Err(LoggingError::Setting { name, problem: format!("is {} characters long; an id has at most 64 (apps.app, runtime.runtime)", value.chars().count()) });
+                }
+            }
+        }
+        if let (Some(id), Some(app)) = (&self.app_id, &self.app) {
+            let named = app.app_id();
+            if *id != named {
+                return Err(LoggingError::Setting {
+                    name: "DC_APP_ID",
+                    problem: format!(
+                        "is {id}, but DC_APP_GROUP/DC_APP_PARENT/DC_APP_NAME ({}/{}/{}) name the app {named}: unset the names (the manager's DC_APP_ID wins) or make them match",
+                        app.group, app.parent, app.name
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -274,5 +311,18 @@ mod tests {
         let debug = format!("{settings:?}");
         assert!(!debug.contains("tok-secret") && debug.contains("Secret(***)"), "{debug}");
         assert_eq!(settings.splunk.unwrap().endpoint(), "http://h:1/x");
+    }
+
+    #[test]
+    fn the_managers_ids_are_taken_and_checked_against_the_names() {
+        let settings = from(&[("DC_APP_ID", "a1"), ("DC_RUNTIME_ID", "r1")]).unwrap();
+        assert_eq!((settings.app_id.as_deref(), settings.runtime_id.as_deref(), settings.app.is_none()), (Some("a1"), Some("r1"), true));
+        let named = AppIdentity::new("g", "p", "n").app_id();
+        let settings = from(&[("DC_APP_ID", &named), ("DC_APP_GROUP", "g"), ("DC_APP_PARENT", "p"), ("DC_APP_NAME", "n")]).unwrap();
+        assert_eq!(settings.app_id, Some(named));
+        let error = from(&[("DC_APP_ID", "other"), ("DC_APP_GROUP", "g"), ("DC_APP_PARENT", "p"), ("DC_APP_NAME", "n")]).unwrap_err().to_string();
+        assert!(error.starts_with("DC_APP_ID is other, but") && error.contains("g/p/n"), "{error}");
+        let error = from(&[("DC_RUNTIME_ID", &"x".repeat(65))]).unwrap_err().to_string();
+        assert!(error.contains("DC_RUNTIME_ID") && error.contains("at most 64"), "{error}");
     }
 }

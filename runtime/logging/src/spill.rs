@@ -1,13 +1,22 @@
-//! The spill file: records a sink could not deliver, as JSON lines with the sink's error, replayed in order once the sink is back.
+//! The spill file: records a sink could not deliver, as JSON lines with the sink's error, replayed in order once the sink is back, into the destination they were meant for and no other.
 //!
-//! Layout: `<spill dir>/<sink>/<YYYY-MM-DD>-<pid>.jsonl`, one file per sink,
-//! process and day, each line `{"error": "...", "record": {...}}`. A file is
-//! held with `flock` by the process writing it, so a replayer never takes a
-//! live process's file. Replay reads a file from its offset (kept in
+//! Layout: `<spill dir>/<sink>/<YYYY-MM-DD>-<pid>-<file id>.jsonl`, one file
+//! per sink, process, day and generation. Its first line names the file and
+//! where its records go: `{"spill_file": {"id": "<uuid>", "sink": "database",
+//! "destination": "postgresql://host:5432/db"}}` (a destination never holds a
+//! secret); every other line is `{"error": "...", "record": {...}}`. A
+//! pipeline replays only the files of its own destination: a record spilled
+//! for database A waits for a process logging to A, whatever the settings of
+//! the process that finds it.
+//!
+//! A file is held with `flock` by the process writing it, so a replayer never
+//! takes a live process's file. Replay reads a file from its offset (kept in
 //! `<file>.replayed`, written after the sink committed a chunk), and a file
-//! read to its end is deleted (truncated, for the live file of this process).
-//! Between a sink's commit and the offset write a crash would replay that one
-//! chunk again; everything else is replayed exactly once.
+//! read to its end is deleted (the live file of this process too: the next
+//! spill starts a new file with a new id). A sink that can commit the
+//! position with the records (the database: `log_spill_replay`, keyed by the
+//! file id) makes replay exactly once across a crash between its commit and
+//! the offset write; for the others that one chunk would be sent again.
 //!
 //! Lines written by the sink worker are fsync'd per batch; lines an app
 //! thread writes when the queue is full are fsync'd by the next flush.
@@ -38,20 +47,34 @@ struct LineIn {
     record: Record,
 }
 
-/// The spill files of one sink.
+/// The first line of a spill file.
+#[derive(Serialize, Deserialize)]
+struct HeaderLine {
+    spill_file: FileHeader,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct FileHeader {
+    /// Unique per file (a UUID): the key of the replay position a sink commits.
+    id: String,
+    sink: String,
+    /// The sink's destination, without secrets.
+    destination: String,
+}
+
+/// The spill files of one sink and destination.
 pub(crate) struct Spill {
     dir: PathBuf,
-    /// Empty for the first pipeline of a process, `-2`, `-3`… for later ones
-    /// (tests build several), so each has a file of its own.
-    instance: String,
+    sink: String,
+    destination: String,
     inner: Mutex<Inner>,
 }
 
 struct Inner {
-    /// Today's file of this process, locked; opened on first write.
+    /// This process's file, locked; opened on first write.
     own: Option<OwnFile>,
     /// Files of earlier days or dead processes still to replay, oldest first.
-    others: Vec<PathBuf>,
+    others: Vec<OtherFile>,
     /// Lines written since the last fsync (by app threads).
     dirty: bool,
     /// Files of dead processes this one is replaying, locked until done so
@@ -59,11 +82,20 @@ struct Inner {
     taken: Vec<(PathBuf, File)>,
 }
 
+#[derive(Clone)]
+struct OtherFile {
+    path: PathBuf,
+    id: String,
+    /// Where the records begin (after the header line).
+    first_record: u64,
+}
+
 struct OwnFile {
     path: PathBuf,
+    id: String,
     file: File,
     day: NaiveDate,
-    /// Bytes written, and bytes replayed (both from the start of the file).
+    /// Bytes written, and bytes replayed (both from the start of the file; the header counts as replayed).
     len: u64,
     replayed: u64,
 }
@@ -72,9 +104,12 @@ struct OwnFile {
 pub(crate) struct Chunk {
     pub records: Vec<Arc<Record>>,
     /// File offset just past each record's line.
-    ends: Vec<u64>,
+    pub ends: Vec<u64>,
+    /// The file's id (its header), the key of a position committed with the records.
+    pub file_id: String,
     path: PathBuf,
-    end: u64,
+    /// Offset past the last line read (unreadable lines included).
+    pub end: u64,
     is_own: bool,
 }
 
@@ -82,30 +117,60 @@ fn io_error(path: &Path, error: std::io::Error) -> String {
     format!("spill file {}: {error}", path.display())
 }
 
+/// The header of the file at `path` and the offset just past it; `None` when the first line is not a header.
+fn read_header(path: &Path) -> Option<(FileHeader, u64)> {
+    let mut line = String::new();
+    let read = BufReader::new(File::open(path).ok()?).read_line(&mut line).ok()?;
+    if !line.ends_with('\n') {
+        return None;
+    }
+    let header: HeaderLine = serde_json::from_str(&line).ok()?;
+    Some((header.spill_file, read as u64))
+}
+
 impl Spill {
-    /// Opens the sink's spill directory and lists what earlier processes left there.
-    pub fn open(spill_dir: &Path, sink: &str) -> Result<Spill, String> {
+    /// Opens the sink's spill directory and lists what earlier processes
+    /// left there for `destination`; files for other destinations are left
+    /// where they are (and reported once).
+    pub fn open(spill_dir: &Path, sink: &str, destination: &str) -> Result<Spill, String> {
         let dir = spill_dir.join(sink);
         fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-        let mut others: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(&dir)
-            .map_err(|e| io_error(&dir, e))?
-            .flatten()
-            .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "jsonl"))
-            .map(|path| (fs::metadata(&path).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), path))
-            .collect();
-        // Names start with the day; within a day, the file written last goes last.
-        others.sort_by(|a, b| (file_day(&a.1), a.0).cmp(&(file_day(&b.1), b.0)));
-        static OPENED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-        let instance = {
-            let mut opened = OPENED.lock().unwrap_or_else(|p| p.into_inner());
-            opened.push(dir.clone());
-            match opened.iter().filter(|d| **d == dir).count() {
-                1 => String::new(),
-                n => format!("-{n}"),
+        let mut others: Vec<(std::time::SystemTime, OtherFile)> = Vec::new();
+        let mut elsewhere: Vec<String> = Vec::new();
+        let mut unknown = 0;
+        for path in fs::read_dir(&dir).map_err(|e| io_error(&dir, e))?.flatten().map(|entry| entry.path()) {
+            if !path.extension().is_some_and(|ext| ext == "jsonl") {
+                continue;
             }
-        };
-        Ok(Spill { dir, instance, inner: Mutex::new(Inner { own: None, others: others.into_iter().map(|(_, p)| p).collect(), dirty: false, taken: Vec::new() }) })
+            let modified = fs::metadata(&path).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+            match read_header(&path) {
+                Some((header, first_record)) if header.destination == destination => others.push((modified, OtherFile { path, id: header.id, first_record })),
+                Some((header, _)) => elsewhere.push(header.destination),
+                // Empty: a writer that has not written its header yet, or nothing at all.
+                None if fs::metadata(&path).map(|m| m.len()).unwrap_or(0) == 0 => {}
+                None => unknown += 1,
+            }
+        }
+        if !elsewhere.is_empty() {
+            elsewhere.sort();
+            elsewhere.dedup();
+            eprintln!(
+                "dc-logging: {sink}: spill files in {} hold records for {} (this process logs to {destination}); they wait for a process logging there",
+                dir.display(),
+                elsewhere.join(", ")
+            );
+        }
+        if unknown > 0 {
+            eprintln!("dc-logging: {sink}: {unknown} spill file(s) in {} have no header naming their destination; left as they are", dir.display());
+        }
+        // Names start with the day; within a day, the file written last goes last.
+        others.sort_by(|a, b| (file_day(&a.1.path), a.0).cmp(&(file_day(&b.1.path), b.0)));
+        Ok(Spill {
+            dir,
+            sink: sink.to_string(),
+            destination: destination.to_string(),
+            inner: Mutex::new(Inner { own: None, others: others.into_iter().map(|(_, file)| file).collect(), dirty: false, taken: Vec::new() }),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -150,30 +215,35 @@ impl Spill {
         }
     }
 
-    /// Today's file of this process, opened (and locked) on first use; at a
-    /// new day the old one joins the files to replay.
+    /// This process's file, created (locked, its header written) on first
+    /// use; at a new day the old one joins the files to replay.
     fn own_file<'a>(&self, inner: &'a mut Inner) -> Result<&'a mut OwnFile, String> {
         let today = Local::now().date_naive();
         if inner.own.as_ref().is_some_and(|own| own.day != today) {
             let old = inner.own.take().expect("checked");
             if old.replayed < old.len {
-                inner.others.push(old.path.clone());
+                let first_record = read_header(&old.path).map_or(0, |(_, end)| end);
+                inner.others.push(OtherFile { path: old.path.clone(), id: old.id.clone(), first_record });
+                // Replayed from here by this process, like any other file; it keeps the lock.
+                inner.taken.push((old.path, old.file));
             } else {
-                let _ = fs::remove_file(&old.path);
-                let _ = fs::remove_file(offset_path(&old.path));
+                remove_with_offset(&old.path);
             }
         }
         if inner.own.is_none() {
-            let path = self.dir.join(format!("{}-{}{}.jsonl", today.format("%Y-%m-%d"), std::process::id(), self.instance));
-            let file = OpenOptions::new().create(true).append(true).read(true).open(&path).map_err(|e| io_error(&path, e))?;
+            let id = uuid::Uuid::new_v4().to_string();
+            let path = self.dir.join(format!("{}-{}-{}.jsonl", today.format("%Y-%m-%d"), std::process::id(), &id[..8]));
+            let mut file = OpenOptions::new().create_new(true).append(true).read(true).open(&path).map_err(|e| io_error(&path, e))?;
             // SAFETY: flock on a descriptor we own; no memory is involved.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
                 return Err(io_error(&path, std::io::Error::last_os_error()));
             }
-            let len = file.metadata().map_err(|e| io_error(&path, e))?.len();
-            let replayed = read_offset(&path).min(len);
-            inner.others.retain(|other| other != &path);
-            inner.own = Some(OwnFile { path, file, day: today, len, replayed });
+            let header = HeaderLine { spill_file: FileHeader { id: id.clone(), sink: self.sink.clone(), destination: self.destination.clone() } };
+            let mut text = serde_json::to_vec(&header).map_err(|e| format!("spill: {e}"))?;
+            text.push(b'\n');
+            file.write_all(&text).map_err(|e| io_error(&path, e))?;
+            let len = text.len() as u64;
+            inner.own = Some(OwnFile { path, id, file, day: today, len, replayed: len });
         }
         Ok(inner.own.as_mut().expect("opened above"))
     }
@@ -190,13 +260,13 @@ impl Spill {
     /// `unreadable` and skipped.
     pub fn next_chunk(&self, max: usize, unreadable: &mut dyn FnMut(&Path, &str)) -> Result<Option<Chunk>, String> {
         loop {
-            let (path, start, limit, is_own) = {
+            let (path, file_id, start, limit, is_own) = {
                 let mut inner = self.lock();
                 match inner.others.first().cloned() {
-                    Some(path) => {
-                        if !inner.taken.iter().any(|(taken, _)| taken == &path) {
-                            match take(&path) {
-                                Some(lock) => inner.taken.push((path.clone(), lock)),
+                    Some(other) => {
+                        if !inner.taken.iter().any(|(taken, _)| taken == &other.path) {
+                            match take(&other.path) {
+                                Some(lock) => inner.taken.push((other.path.clone(), lock)),
                                 None => {
                                     // A live process's file: it replays it itself.
                                     inner.others.remove(0);
@@ -204,10 +274,10 @@ impl Spill {
                                 }
                             }
                         }
-                        (path.clone(), read_offset(&path), u64::MAX, false)
+                        (other.path.clone(), other.id, read_offset(&other.path).max(other.first_record), u64::MAX, false)
                     }
                     None => match &inner.own {
-                        Some(own) if own.replayed < own.len => (own.path.clone(), own.replayed, own.len, true),
+                        Some(own) if own.replayed < own.len => (own.path.clone(), own.id.clone(), own.replayed, own.len, true),
                         _ => return Ok(None),
                     },
                 }
@@ -250,13 +320,13 @@ impl Spill {
                 }
                 continue;
             }
-            return Ok(Some(Chunk { records, ends, path, end, is_own }));
+            return Ok(Some(Chunk { records, ends, file_id, path, end, is_own }));
         }
     }
 
     /// Records that the sink committed the first `count` records of `chunk`
     /// (all of them: also any unreadable lines it skipped): the offset moves
-    /// past them, and a file read to its end is deleted (ours: truncated).
+    /// past them, and a file read to its end is deleted.
     pub fn committed(&self, mut chunk: Chunk, count: usize) -> Result<(), String> {
         if count == 0 {
             return Ok(());
@@ -269,11 +339,9 @@ impl Spill {
             if let Some(own) = inner.own.as_mut().filter(|own| own.path == chunk.path) {
                 own.replayed = chunk.end;
                 if own.replayed >= own.len {
-                    own.file.set_len(0).map_err(|e| io_error(&own.path, e))?;
-                    own.file.sync_data().map_err(|e| io_error(&own.path, e))?;
-                    own.len = 0;
-                    own.replayed = 0;
-                    let _ = fs::remove_file(offset_path(&own.path));
+                    // Read to its end: gone; the next spill starts a file with a new id.
+                    let own = inner.own.take().expect("matched above");
+                    remove_with_offset(&own.path);
                     return Ok(());
                 }
             }
@@ -292,19 +360,14 @@ impl Spill {
     fn finish_file(&self, path: &Path, is_own: bool) {
         let mut inner = self.lock();
         if is_own {
-            if let Some(own) = inner.own.as_mut() {
-                if own.replayed >= own.len {
-                    let _ = own.file.set_len(0);
-                    own.len = 0;
-                    own.replayed = 0;
-                    let _ = fs::remove_file(offset_path(&own.path));
-                }
+            if inner.own.as_ref().is_some_and(|own| own.replayed >= own.len) {
+                let own = inner.own.take().expect("checked");
+                remove_with_offset(&own.path);
             }
             return;
         }
-        let _ = fs::remove_file(path);
-        let _ = fs::remove_file(offset_path(path));
-        inner.others.retain(|other| other != path);
+        remove_with_offset(path);
+        inner.others.retain(|other| other.path != path);
         inner.taken.retain(|(taken, _)| taken != path);
     }
 
@@ -325,6 +388,11 @@ impl Spill {
         file.write_all(&text).map_err(|e| io_error(&path, e))?;
         file.sync_data().map_err(|e| io_error(&path, e))
     }
+}
+
+fn remove_with_offset(path: &Path) {
+    let _ = fs::remove_file(path);
+    let _ = fs::remove_file(offset_path(path));
 }
 
 fn file_day(path: &Path) -> String {
@@ -390,13 +458,14 @@ mod tests {
     #[test]
     fn replays_in_order_in_chunks_and_truncates_after_the_last_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let spill = Spill::open(dir.path(), "database").unwrap();
+        let spill = Spill::open(dir.path(), "database", "postgresql://h:5432/a").unwrap();
         assert!(!spill.has_backlog());
         spill.append(&(0..5).map(record).collect::<Vec<_>>(), "down", true).unwrap();
         assert!(spill.has_backlog());
         let mut bad = |_: &Path, line: &str| panic!("unreadable {line}");
         let chunk = spill.next_chunk(3, &mut bad).unwrap().unwrap();
         assert_eq!(names(&chunk), ["t0", "t1", "t2"]);
+        let first_id = chunk.file_id.clone();
         // Not committed: the same chunk comes again.
         let chunk = spill.next_chunk(3, &mut bad).unwrap().unwrap();
         assert_eq!(names(&chunk), ["t0", "t1", "t2"]);
@@ -407,8 +476,12 @@ mod tests {
         spill.committed(chunk, usize::MAX).unwrap();
         assert!(!spill.has_backlog());
         assert!(spill.next_chunk(10, &mut bad).unwrap().is_none());
-        let file = fs::read_dir(spill.dir()).unwrap().flatten().find(|e| e.path().extension().is_some_and(|x| x == "jsonl")).unwrap();
-        assert_eq!(file.metadata().unwrap().len(), 0);
+        // Read to its end: deleted; the next spill starts a new file under a new id.
+        assert!(fs::read_dir(spill.dir()).unwrap().flatten().all(|e| !e.path().extension().is_some_and(|x| x == "jsonl")));
+        spill.append(&[record(6)], "down", true).unwrap();
+        let chunk = spill.next_chunk(10, &mut bad).unwrap().unwrap();
+        assert_ne!(chunk.file_id, first_id, "a new file, a new id");
+        assert_eq!(names(&chunk), ["t6"]);
     }
 
     #[test]
@@ -416,21 +489,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sink_dir = dir.path().join("database");
         fs::create_dir_all(&sink_dir).unwrap();
-        let old = sink_dir.join("2020-01-01-999999.jsonl");
-        let mut text = String::new();
+        let old = sink_dir.join("2020-01-01-999999-0000.jsonl");
+        let header = HeaderLine { spill_file: FileHeader { id: "f-1".into(), sink: "database".into(), destination: "postgresql://h:5432/a".into() } };
+        let mut text = serde_json::to_string(&header).unwrap() + "\n";
+        let header_len = text.len();
         for n in 0..4 {
             text.push_str(&serde_json::to_string(&LineOut { error: "e", record: &record(n) }).unwrap());
             text.push('\n');
         }
-        let first_line = text.find('\n').unwrap() as u64 + 1;
+        let first_line = (header_len + text[header_len..].find('\n').unwrap() + 1) as u64;
         text.push_str("{\"error\": \"cut\", \"rec\n");
         fs::write(&old, text).unwrap();
         write_offset(&old, first_line).unwrap();
-        let spill = Spill::open(dir.path(), "database").unwrap();
+        let spill = Spill::open(dir.path(), "database", "postgresql://h:5432/a").unwrap();
         assert!(spill.has_backlog());
         let mut torn = Vec::new();
         let chunk = spill.next_chunk(10, &mut |_, line| torn.push(line.to_string())).unwrap().unwrap();
         assert_eq!(names(&chunk), ["t1", "t2", "t3"]);
+        assert_eq!(chunk.file_id, "f-1");
         assert_eq!(torn.len(), 1, "the torn line is reported");
         spill.committed(chunk, usize::MAX).unwrap();
         assert!(!old.exists() && !offset_path(&old).exists());
@@ -440,13 +516,36 @@ mod tests {
     #[test]
     fn a_file_locked_by_a_live_writer_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = Spill::open(dir.path(), "hec").unwrap();
+        let writer = Spill::open(dir.path(), "hec", "http://h:8088/services/collector/event").unwrap();
         writer.append(&[record(1)], "down", true).unwrap();
-        let other = Spill::open(dir.path(), "hec").unwrap();
+        let other = Spill::open(dir.path(), "hec", "http://h:8088/services/collector/event").unwrap();
         assert!(other.has_backlog());
         assert!(other.next_chunk(10, &mut |_, _| {}).unwrap().is_none());
         assert!(!other.has_backlog());
         assert!(writer.has_backlog());
+    }
+
+    #[test]
+    fn records_spilled_for_one_destination_are_never_replayed_into_another() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let for_a = Spill::open(dir.path(), "database", "postgresql://h:5432/a").unwrap();
+            for_a.append(&[record(1), record(2)], "down", true).unwrap();
+        }
+        let for_b = Spill::open(dir.path(), "database", "postgresql://h:5432/b").unwrap();
+        assert!(!for_b.has_backlog(), "B sees nothing of A's");
+        assert!(for_b.next_chunk(10, &mut |_, _| {}).unwrap().is_none());
+        for_b.append(&[record(3)], "down", true).unwrap();
+        let chunk = for_b.next_chunk(10, &mut |_, _| {}).unwrap().unwrap();
+        assert_eq!(names(&chunk), ["t3"]);
+        for_b.committed(chunk, 1).unwrap();
+        drop(for_b);
+        let for_a = Spill::open(dir.path(), "database", "postgresql://h:5432/a").unwrap();
+        let chunk = for_a.next_chunk(10, &mut |_, _| {}).unwrap().unwrap();
+        assert_eq!(names(&chunk), ["t1", "t2"], "A's records wait for A");
+        for_a.committed(chunk, 2).unwrap();
+        assert!(!for_a.has_backlog());
+        assert!(fs::read_dir(for_a.dir()).unwrap().flatten().all(|e| !e.path().extension().is_some_and(|x| x == "jsonl")));
     }
 }
 
@@ -473,7 +572,7 @@ mod stress {
     #[test]
     fn appends_racing_a_replay_that_sometimes_fails_are_each_replayed_once() {
         let dir = tempfile::tempdir().unwrap();
-        let spill = Arc::new(Spill::open(dir.path(), "stress").unwrap());
+        let spill = Arc::new(Spill::open(dir.path(), "stress", "nowhere").unwrap());
         let writer = {
             let spill = spill.clone();
             std::thread::spawn(move || {

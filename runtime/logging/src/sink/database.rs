@@ -23,14 +23,14 @@ use dc_runtime::row::{RowReader, RowShape};
 use dc_runtime::table::TableInfo;
 use dc_schema::enums::LogLevel;
 use dc_schema::models::{NewAppDbObjects, NewAppFunctions, NewAppGroups, NewAppParents, NewApps, NewFunctionLog, NewRuntime, RuntimeChangeset};
-use dc_schema::schema::{app_db_objects, app_functions, app_groups, app_parents, apps, function_log, logs, runtime};
+use dc_schema::schema::{app_db_objects, app_functions, app_groups, app_parents, apps, function_log, log_spill_replay, logs, runtime};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::upsert::excluded;
 use diesel::ExecuteCopyFromDsl;
 use serde::Serialize;
 
-use super::{Deadline, Delivered, Sink, SinkError};
+use super::{Deadline, Delivered, Replayed, Sink, SinkError};
 use crate::ids::{app_id, function_id, parent_id};
 use crate::record::{local, totals, AppRegistration, Context, DbObject, FunctionCall, LogRecord, Record, RuntimeEnded};
 
@@ -331,8 +331,20 @@ fn runtime_start(context: &Context) -> NewRuntime {
 }
 
 fn runtime_end(end: &RuntimeEnded) -> RuntimeChangeset {
-    let (seconds, minutes, hours) = totals(end.start, end.end);
     let clamp = |n: i64| n.clamp(0, i32::MAX as i64) as i32;
+    if end.context.managed {
+        // The manager's row: it records end time, totals and exit code from
+        // the process's exit; the app adds what only it knows.
+        return RuntimeChangeset {
+            except_cnt: Some(Some(clamp(end.except_cnt))),
+            request_count: end.http.as_ref().map(|h| Some(clamp(h.request_count))),
+            avg_response_ms: end.http.as_ref().map(|h| Some(clamp(h.avg_response_ms))),
+            p95_response_ms: end.http.as_ref().map(|h| Some(clamp(h.p95_response_ms))),
+            error_rate: end.http.as_ref().map(|h| Some(h.error_rate)),
+            ..Default::default()
+        };
+    }
+    let (seconds, minutes, hours) = totals(end.start, end.end);
     RuntimeChangeset {
         end_time: Some(Some(local(end.end))),
         totals: Some(Some(seconds)),
@@ -387,6 +399,24 @@ impl Hashers {
     }
 }
 
+/// How far a spill file is committed in this database (`log_spill_replay`), 0 when never.
+fn replayed_to(conn: &mut PgConnection, file_id: &str) -> QueryResult<u64> {
+    let position = log_spill_replay::table.filter(log_spill_replay::spill_file.eq(file_id)).select(log_spill_replay::replayed_to).first::<i64>(conn).optional()?;
+    Ok(position.unwrap_or(0).max(0) as u64)
+}
+
+/// Moves a spill file's committed position, in the transaction of its rows.
+fn record_position(conn: &mut PgConnection, file_id: &str, end: u64) -> QueryResult<()> {
+    let end = end.min(i64::MAX as u64) as i64;
+    diesel::insert_into(log_spill_replay::table)
+        .values((log_spill_replay::spill_file.eq(file_id), log_spill_replay::replayed_to.eq(end)))
+        .on_conflict(log_spill_replay::spill_file)
+        .do_update()
+        .set(log_spill_replay::replayed_to.eq(excluded(log_spill_replay::replayed_to)))
+        .execute(conn)?;
+    Ok(())
+}
+
 fn write(conn: &mut PgConnection, hashers: &Hashers, rows: &Rows) -> QueryResult<()> {
     for (app, start) in &rows.contexts {
         if let Some(app) = app {
@@ -437,28 +467,76 @@ impl Sink for DatabaseSink {
         "database"
     }
 
+    fn destination(&self) -> String {
+        database_destination(&self.url)
+    }
+
     fn deliver(&mut self, batch: &[Arc<Record>], _deadline: &Deadline) -> Result<Delivered, SinkError> {
+        self.deliver_at(batch, None)
+    }
+
+    /// The rows and the file's new position commit together; records up to
+    /// the position this database already holds are skipped.
+    fn deliver_replayed(&mut self, chunk: &Replayed<'_>, _deadline: &Deadline) -> Result<Delivered, SinkError> {
+        let committed = match replayed_to(self.connection()?, chunk.file_id) {
+            Ok(committed) => committed,
+            Err(error) => return Err(self.error(&error)),
+        };
+        let already = chunk.ends.iter().take_while(|end| **end <= committed).count();
+        if already == chunk.records.len() && chunk.end <= committed {
+            return Ok(Delivered { already, ..Delivered::default() });
+        }
+        let mut delivered = self.deliver_at(&chunk.records[already..], Some((chunk.file_id, chunk.end)))?;
+        for (index, _) in &mut delivered.rejected {
+            *index += already;
+        }
+        delivered.already = already;
+        Ok(delivered)
+    }
+}
+
+/// `postgresql://host:port/database` from the URL (its redacted form: no
+/// user, password or parameters), the same for every spelling of one database.
+fn database_destination(url: &DatabaseUrl) -> String {
+    let shown = url.to_string();
+    let Ok(parsed) = url::Url::parse(&shown) else {
+        return shown;
+    };
+    let query = |key: &str| parsed.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned());
+    let host = parsed.host_str().filter(|h| !h.is_empty()).map(str::to_string).or_else(|| query("host")).unwrap_or_else(|| "localhost".into());
+    let port = parsed.port().map(|p| p.to_string()).or_else(|| query("port")).unwrap_or_else(|| "5432".into());
+    let database = Some(parsed.path().trim_start_matches('/').to_string()).filter(|d| !d.is_empty()).or_else(|| query("dbname")).unwrap_or_else(|| parsed.username().to_string());
+    format!("postgresql://{host}:{port}/{database}")
+}
+
+impl DatabaseSink {
+    /// One transaction: the batch's rows, and the replay position when given.
+    fn deliver_at(&mut self, batch: &[Arc<Record>], position: Option<(&str, u64)>) -> Result<Delivered, SinkError> {
         let mut new_functions = HashSet::new();
         let mut runtimes = HashSet::new();
         let rows = self.rows(batch, &mut new_functions, &mut runtimes);
         let hashers = self.hashers.clone();
-        let result = self.connection()?.transaction(|conn| write(conn, &hashers, &rows));
+        let result = self.connection()?.transaction(|conn| {
+            write(conn, &hashers, &rows)?;
+            match position {
+                Some((file_id, end)) => record_position(conn, file_id, end),
+                None => Ok(()),
+            }
+        });
         match result {
             Ok(()) => {
                 self.functions_seen.extend(new_functions);
                 self.runtimes_ensured.extend(runtimes);
                 Ok(Delivered::default())
             }
-            Err(error) if is_data_error(&error) => self.deliver_one_by_one(batch, &hashers),
+            Err(error) if is_data_error(&error) => self.deliver_one_by_one(batch, &hashers, position),
             Err(error) => Err(self.error(&error)),
         }
     }
-}
 
-impl DatabaseSink {
     /// After a data error: each record under its own savepoint in one
     /// transaction, refusing the records that fail.
-    fn deliver_one_by_one(&mut self, batch: &[Arc<Record>], hashers: &Hashers) -> Result<Delivered, SinkError> {
+    fn deliver_one_by_one(&mut self, batch: &[Arc<Record>], hashers: &Hashers, position: Option<(&str, u64)>) -> Result<Delivered, SinkError> {
         let mut per_record = Vec::with_capacity(batch.len());
         let mut new_functions = HashSet::new();
         let mut runtimes = HashSet::new();
@@ -479,13 +557,16 @@ impl DatabaseSink {
                     Err(error) => return Err(error),
                 }
             }
-            Ok(())
+            match position {
+                Some((file_id, end)) => record_position(conn, file_id, end),
+                None => Ok(()),
+            }
         });
         match result {
             Ok(()) => {
                 self.functions_seen.extend(new_functions);
                 self.runtimes_ensured.extend(runtimes);
-                Ok(Delivered { rejected })
+                Ok(Delivered { rejected, already: 0 })
             }
             Err(error) => Err(self.error(&error)),
         }

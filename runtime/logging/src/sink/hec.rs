@@ -131,6 +131,10 @@ impl HecSink {
 }
 
 impl Sink for HecSink {
+    fn destination(&self) -> String {
+        hec_destination(&self.endpoint)
+    }
+
     fn name(&self) -> &'static str {
         "splunk"
     }
@@ -189,5 +193,13 @@ fn hostname() -> String {
         String::from_utf8_lossy(&buffer[..end]).into_owned()
     } else {
         "localhost".into()
+    }
+}
+
+/// The endpoint as scheme, host, port and path: no user-info, query or fragment (the token travels in a header, never here).
+fn hec_destination(endpoint: &str) -> String {
+    match url::Url::parse(endpoint) {
+        Ok(url) => format!("{}://{}:{}{}", url.scheme(), url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0), url.path()),
+        Err(_) => endpoint.split(['?', '#']).next().unwrap_or("").to_string(),
     }
 }

@@ -15,6 +15,21 @@ pub(crate) struct Delivered {
     /// Records the receiver refused for good (index in the batch, its answer):
     /// they go to the rejected file, never replayed.
     pub rejected: Vec<(usize, String)>,
+    /// Replayed records the destination already held (committed with their
+    /// replay position by a process that died before it moved the file's
+    /// offset): not written again.
+    pub already: usize,
+}
+
+/// A chunk of a spill file being replayed: its records and where each ends in the file.
+pub(crate) struct Replayed<'a> {
+    pub records: &'a [Arc<Record>],
+    /// The spill file's id (its header line).
+    pub file_id: &'a str,
+    /// Offset in the file just past each record's line.
+    pub ends: &'a [u64],
+    /// Offset past the chunk (unreadable lines after the last record included).
+    pub end: u64,
 }
 
 /// A batch the sink could not deliver; its records go to the spill file with `message`.
@@ -55,6 +70,16 @@ pub(crate) trait Sink: Send {
     /// Delivers `batch` in order; all or nothing, apart from `rejected`.
     /// Retries inside stop at `deadline`.
     fn deliver(&mut self, batch: &[Arc<Record>], deadline: &Deadline) -> Result<Delivered, SinkError>;
+    /// Where the records go, without secrets (`postgresql://host:port/db`, the
+    /// HEC endpoint): written in each spill file so its records are replayed
+    /// into this destination only.
+    fn destination(&self) -> String;
+    /// Delivers a replayed chunk. A sink that can commit the replay position
+    /// with the records (the database) does, and skips what an earlier
+    /// process committed: exactly once across a crash. Others deliver it as a batch.
+    fn deliver_replayed(&mut self, chunk: &Replayed<'_>, deadline: &Deadline) -> Result<Delivered, SinkError> {
+        self.deliver(chunk.records, deadline)
+    }
 }
 
 /// Which records a sink takes.

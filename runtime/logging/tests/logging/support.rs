@@ -96,7 +96,8 @@ pub fn spilled_lines(dir: &Path) -> Vec<String> {
         let mut offset_file = path.as_os_str().to_owned();
         offset_file.push(".replayed");
         let offset: usize = std::fs::read_to_string(offset_file).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-        lines.extend(text.get(offset..).unwrap_or("").lines().map(str::to_string));
+        // The first line names the file and its destination; it is no record.
+        lines.extend(text.get(offset..).unwrap_or("").lines().filter(|line| !line.starts_with("{\"spill_file\"")).map(str::to_string));
     }
     lines
 }
