@@ -2,6 +2,7 @@
 
 mod children;
 mod faults;
+mod replay;
 mod rows;
 mod splunk;
 mod support;
