@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TryRecvError, TrySendError};
 use dc_schema::enums::RuntimeExitCode;
 
 use crate::record::{Context, Record, RuntimeEnded};
@@ -151,7 +151,6 @@ pub(crate) struct SinkSetup {
 impl Shared {
     /// Starts the router and one worker per sink.
     pub fn start(context: Arc<Context>, options: PipelineOptions, sinks: Vec<SinkSetup>, console: Option<crate::sink::console::Console>, started: DateTime<Utc>) -> Arc<Shared> {
-        let (tx, rx) = crossbeam_channel::bounded(options.queue_size);
         let shutdown_deadline = Arc::new(OnceLock::new());
         let mut threads = Vec::new();
         let mut handles = Vec::new();
@@ -160,12 +159,21 @@ impl Shared {
             let counters = Arc::new(SinkCounters::default());
             let name = setup.sink.name();
             handles.push(SinkHandle { name, accepts: setup.accepts, tx: sink_tx, spill: setup.spill.clone(), counters: counters.clone() });
-            let worker = Worker::new(setup.sink, sink_rx, setup.spill, counters, &options, shutdown_deadline.clone());
+            let worker = Worker::new(setup.sink, setup.accepts, sink_rx, setup.spill, counters, &options, shutdown_deadline.clone());
             threads.push(std::thread::Builder::new().name(format!("dc-log-{name}")).spawn(move || worker.run()).expect("spawn a logging thread"));
         }
-        let routes: Vec<Route> = handles.iter().map(|h| Route { accepts: h.accepts, tx: h.tx.clone(), spill: h.spill.clone(), counters: h.counters.clone(), overflowing: false }).collect();
-        let queue_wait = options.queue_wait;
-        threads.push(std::thread::Builder::new().name("dc-log-router".into()).spawn(move || route(rx, routes, queue_wait)).expect("spawn the logging router"));
+        // One sink: the app threads feed its queue directly (its worker skips
+        // what it does not take); a router would only add a thread and a hop.
+        let tx = match handles.as_slice() {
+            [only] => only.tx.clone(),
+            _ => {
+                let (tx, rx) = crossbeam_channel::bounded(options.queue_size);
+                let routes: Vec<Route> = handles.iter().map(|h| Route { accepts: h.accepts, tx: h.tx.clone(), spill: h.spill.clone(), counters: h.counters.clone(), overflowing: false }).collect();
+                let queue_wait = options.queue_wait;
+                threads.push(std::thread::Builder::new().name("dc-log-router".into()).spawn(move || route(rx, routes, queue_wait)).expect("spawn the logging router"));
+                tx
+            }
+        };
         Arc::new(Shared {
             tx,
             context,
@@ -360,9 +368,42 @@ impl Route {
     }
 }
 
+/// Polls rather than blocks while the queue is empty: a receiver parked in
+/// `recv` makes every send a futex wake-up on the app thread, a syscall per
+/// event; a poller that sleeps a little (1 ms, growing to `IDLE_POLL_MAX` when
+/// nothing comes) costs the app thread nothing and keeps flush and shutdown
+/// answers within that bound.
+const IDLE_POLL_MIN: Duration = Duration::from_millis(1);
+const IDLE_POLL_MAX: Duration = Duration::from_millis(20);
+
+/// The next message, or `None` after sleeping (at most until `until`) when none waits;
+/// `Err` once every sender is gone and the queue is empty.
+fn poll(rx: &Receiver<Msg>, idle: &mut Duration, until: Option<Instant>) -> Result<Option<Msg>, ()> {
+    match rx.try_recv() {
+        Ok(msg) => {
+            *idle = IDLE_POLL_MIN;
+            Ok(Some(msg))
+        }
+        Err(TryRecvError::Disconnected) => Err(()),
+        Err(TryRecvError::Empty) => {
+            let nap = match until {
+                Some(until) => (*idle).min(until.saturating_duration_since(Instant::now())),
+                None => *idle,
+            };
+            std::thread::sleep(nap);
+            *idle = (*idle * 2).min(IDLE_POLL_MAX);
+            Ok(None)
+        }
+    }
+}
+
 fn route(rx: Receiver<Msg>, mut routes: Vec<Route>, queue_wait: Duration) {
     PIPELINE_THREAD.with(|flag| flag.set(true));
-    while let Ok(msg) = rx.recv() {
+    let mut idle = IDLE_POLL_MIN;
+    while let Ok(next) = poll(&rx, &mut idle, None) {
+        let Some(msg) = next else {
+            continue;
+        };
         match msg {
             Msg::Record(record) => {
                 for route in routes.iter_mut().filter(|r| (r.accepts)(&record)) {
@@ -392,6 +433,8 @@ const REPLAY_CHUNK: usize = 2000;
 
 struct Worker {
     sink: Box<dyn Sink>,
+    /// Records the sink takes (without a router in front, the rest arrive too).
+    accepts: Accepts,
     rx: Receiver<Msg>,
     spill: Arc<Spill>,
     counters: Arc<SinkCounters>,
@@ -406,9 +449,10 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(sink: Box<dyn Sink>, rx: Receiver<Msg>, spill: Arc<Spill>, counters: Arc<SinkCounters>, options: &PipelineOptions, shutdown_deadline: Arc<OnceLock<Instant>>) -> Worker {
+    fn new(sink: Box<dyn Sink>, accepts: Accepts, rx: Receiver<Msg>, spill: Arc<Spill>, counters: Arc<SinkCounters>, options: &PipelineOptions, shutdown_deadline: Arc<OnceLock<Instant>>) -> Worker {
         Worker {
             sink,
+            accepts,
             rx,
             spill,
             counters,
@@ -431,25 +475,30 @@ impl Worker {
         PIPELINE_THREAD.with(|flag| flag.set(true));
         let mut batch: Vec<Arc<Record>> = Vec::with_capacity(self.batch_size);
         let mut next_flush = Instant::now() + self.flush_interval;
+        let mut idle = IDLE_POLL_MIN;
         loop {
-            match self.rx.recv_timeout(next_flush.saturating_duration_since(Instant::now())) {
-                Ok(Msg::Record(record)) => {
+            match poll(&self.rx, &mut idle, Some(next_flush)) {
+                Ok(Some(Msg::Record(record))) => {
+                    if !(self.accepts)(&record) {
+                        continue;
+                    }
                     batch.push(record);
                     if batch.len() >= self.batch_size {
                         self.flush(&mut batch, None);
                         next_flush = Instant::now() + self.flush_interval;
                     }
                 }
-                Ok(Msg::Flush(ack)) => {
+                Ok(Some(Msg::Flush(ack))) => {
                     // An explicit flush tries the sink even during a backoff.
                     self.retry_at = None;
                     self.flush(&mut batch, None);
                     let _ = ack.send(());
                 }
-                Ok(Msg::Shutdown(deadline, ack)) => {
+                Ok(Some(Msg::Shutdown(deadline, ack))) => {
                     while let Ok(msg) = self.rx.try_recv() {
                         match msg {
-                            Msg::Record(record) => batch.push(record),
+                            Msg::Record(record) if (self.accepts)(&record) => batch.push(record),
+                            Msg::Record(_) => {}
                             Msg::Flush(ack) => drop(ack.send(())),
                             Msg::Shutdown(..) => {}
                         }
@@ -458,11 +507,13 @@ impl Worker {
                     let _ = ack.send(());
                     return;
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    self.flush(&mut batch, None);
-                    next_flush = Instant::now() + self.flush_interval;
+                Ok(None) => {
+                    if Instant::now() >= next_flush {
+                        self.flush(&mut batch, None);
+                        next_flush = Instant::now() + self.flush_interval;
+                    }
                 }
-                Err(RecvTimeoutError::Disconnected) => {
+                Err(()) => {
                     self.flush(&mut batch, Some(Instant::now() + Duration::from_secs(5)));
                     return;
                 }

@@ -2,11 +2,16 @@
 //!
 //! Tables and columns come from the generated crate (`dc_schema::schema`,
 //! `dc_schema::models`), so a spec change that breaks a column this sink
-//! writes breaks the build, not a running app. The COPY row structs below
-//! exist because Diesel's `copy_from(..).from_insertable` needs every
-//! column given (`treat_none_as_default_value = false`), which the
-//! generated insert structs leave to the database; they also set
-//! `date_created` to the event's time, so a replayed record keeps it.
+//! writes breaks the build, not a running app. `logs` rows are encoded
+//! straight from the records (`sink::copy`, the hot path); `function_log`
+//! goes through a COPY row struct below, which exists because Diesel's
+//! `copy_from(..).from_insertable` needs every column given
+//! (`treat_none_as_default_value = false`), which the generated insert
+//! structs leave to the database. Both set `date_created` to the event's
+//! time, so a replayed record keeps it.
+//!
+//! A replayed chunk of a spill file commits with the file's position in
+//! `log_spill_replay`; records up to the position already there are skipped.
 //!
 //! A batch whose transaction fails on bad data (a foreign key, a check) is
 //! written again record by record under savepoints: the rows that fail are
@@ -21,37 +26,18 @@ use chrono::NaiveDateTime;
 use dc_runtime::db::DatabaseUrl;
 use dc_runtime::row::{RowReader, RowShape};
 use dc_runtime::table::TableInfo;
-use dc_schema::enums::LogLevel;
 use dc_schema::models::{NewAppDbObjects, NewAppFunctions, NewAppGroups, NewAppParents, NewApps, NewFunctionLog, NewRuntime, RuntimeChangeset};
-use dc_schema::schema::{app_db_objects, app_functions, app_groups, app_parents, apps, function_log, log_spill_replay, logs, runtime};
+use dc_schema::schema::{app_db_objects, app_functions, app_groups, app_parents, apps, function_log, log_spill_replay, runtime};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::upsert::excluded;
 use diesel::ExecuteCopyFromDsl;
 use serde::Serialize;
 
+use super::copy::{copy_logs, LogToWrite};
 use super::{Deadline, Delivered, Replayed, Sink, SinkError};
 use crate::ids::{app_id, function_id, parent_id};
 use crate::record::{local, totals, AppRegistration, Context, DbObject, FunctionCall, LogRecord, Record, RuntimeEnded};
-
-#[derive(Insertable)]
-#[diesel(table_name = logs)]
-#[diesel(treat_none_as_default_value = false)]
-struct LogRow {
-    app_id: Option<String>,
-    module_name: Option<String>,
-    module_path: Option<String>,
-    function_name: Option<String>,
-    function_id: Option<String>,
-    call_chain: Option<String>,
-    instance_id: Option<i32>,
-    lineno: Option<i32>,
-    log_level: Option<LogLevel>,
-    msg: Option<String>,
-    context_json: Option<String>,
-    runtime: Option<String>,
-    date_created: NaiveDateTime,
-}
 
 #[derive(Insertable)]
 #[diesel(table_name = function_log)]
@@ -121,7 +107,7 @@ struct Rows {
     new_functions: Vec<(NewAppFunctions, Option<String>)>,
     /// Known functions and the latest end seen in the batch.
     seen_functions: Vec<(String, NaiveDateTime)>,
-    logs: Vec<LogRow>,
+    logs: Vec<LogToWrite>,
     calls: Vec<FunctionLogRow>,
     ends: Vec<(String, RuntimeChangeset)>,
     objects: Vec<(NewAppDbObjects, Option<String>)>,
@@ -170,8 +156,8 @@ impl DatabaseSink {
             }
             match &**record {
                 Record::Log(log) => {
-                    let row = self.log_row(log);
-                    rows.logs.push(row);
+                    let function_id = self.log_function_id(log);
+                    rows.logs.push(LogToWrite { record: record.clone(), function_id });
                 }
                 Record::FunctionCall(call) => {
                     let (row, function) = self.call_row(call);
@@ -207,24 +193,9 @@ impl DatabaseSink {
         rows
     }
 
-    fn log_row(&mut self, log: &LogRecord) -> LogRow {
+    fn log_function_id(&mut self, log: &LogRecord) -> Option<String> {
         let app_id = log.context.app_id.as_deref();
-        let function_id = log.function.as_deref().map(|function| self.function_id(app_id, log.module.as_deref().unwrap_or(""), function));
-        LogRow {
-            app_id: log.context.app_id.clone(),
-            module_name: log.module.as_deref().map(str::to_string),
-            module_path: log.file.as_deref().map(str::to_string),
-            function_name: log.function.as_deref().map(str::to_string),
-            function_id,
-            call_chain: log.call_chain.as_deref().map(str::to_string),
-            instance_id: log.context.instance_id,
-            lineno: log.line.map(|n| n.min(i32::MAX as u32) as i32),
-            log_level: Some(log.level),
-            msg: Some(log.message.clone()),
-            context_json: log.context_json(),
-            runtime: log.context.runtime.clone(),
-            date_created: local(log.time),
-        }
+        log.function.as_deref().map(|function| self.function_id(app_id, log.module.as_deref().unwrap_or(""), function))
     }
 
     fn call_row(&mut self, call: &FunctionCall) -> (FunctionLogRow, NewAppFunctions) {
@@ -441,7 +412,7 @@ fn write(conn: &mut PgConnection, hashers: &Hashers, rows: &Rows) -> QueryResult
             .execute(conn)?;
     }
     if !rows.logs.is_empty() {
-        diesel::copy_from(logs::table).from_insertable(&rows.logs).execute(conn)?;
+        copy_logs(conn, &rows.logs)?;
     }
     if !rows.calls.is_empty() {
         diesel::copy_from(function_log::table).from_insertable(&rows.calls).execute(conn)?;

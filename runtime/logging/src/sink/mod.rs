@@ -1,6 +1,7 @@
 //! Sinks: where records go. Each runs on its own thread behind the router, batching, spilling and replaying on its own.
 
 pub(crate) mod console;
+pub(crate) mod copy;
 pub(crate) mod database;
 pub(crate) mod hec;
 

@@ -1,0 +1,200 @@
+//! `logs` rows encoded straight from log records into PostgreSQL's binary COPY format: no owned row structs, no per-row time-zone lookup, `context_json` written in place.
+//!
+//! The column list is Diesel's (`logs::` columns, checked against the
+//! generated schema at compile time); only the values are written here.
+//! Binary COPY: an 11-byte signature, flags and extension length, then per
+//! row a field count and each field as a length (-1 for NULL) and its bytes,
+//! then a -1 trailer. Text is UTF-8, `int4` 4 bytes big-endian, `timestamp`
+//! microseconds since 2000-01-01 as 8 bytes big-endian.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Local, Offset, TimeZone, Utc};
+use dc_schema::schema::logs;
+use diesel::pg::CopyFormat;
+use diesel::{ExecuteCopyFromDsl, PgConnection, QueryResult};
+
+use crate::record::{LogRecord, Record};
+
+const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// Columns written per row (the list in [`copy_logs`]).
+const LOG_COLUMNS: i16 = 13;
+
+/// One `logs` row to write: the record and its function id (resolved by the sink's cache).
+pub(crate) struct LogToWrite {
+    pub record: Arc<Record>,
+    pub function_id: Option<String>,
+}
+
+impl LogToWrite {
+    fn log(&self) -> &LogRecord {
+        match &*self.record {
+            Record::Log(log) => log,
+            _ => unreachable!("only log records are queued as logs rows"),
+        }
+    }
+}
+
+/// Local wall-clock time (what the tables store, like Python's `datetime.now()`)
+/// with the zone offset looked up once per batch, or per row when the
+/// offset changes inside the batch (a DST switch).
+struct LocalClock {
+    offset: Option<FixedOffset>,
+}
+
+impl LocalClock {
+    fn for_batch(rows: &[LogToWrite]) -> LocalClock {
+        let offset_at = |time: &DateTime<Utc>| Local.offset_from_utc_datetime(&time.naive_utc()).fix();
+        let offset = match (rows.first(), rows.last()) {
+            (Some(first), Some(last)) => {
+                let (a, b) = (offset_at(&first.log().time), offset_at(&last.log().time));
+                (a == b).then_some(a)
+            }
+            _ => None,
+        };
+        LocalClock { offset }
+    }
+
+    /// Microseconds since 2000-01-01 of the local wall-clock time.
+    fn pg_micros(&self, time: &DateTime<Utc>) -> i64 {
+        let offset = self.offset.unwrap_or_else(|| Local.offset_from_utc_datetime(&time.naive_utc()).fix());
+        time.timestamp_micros() + offset.local_minus_utc() as i64 * 1_000_000 - PG_EPOCH_MICROS
+    }
+}
+
+struct Encoder {
+    buf: Vec<u8>,
+}
+
+impl Encoder {
+    fn null(&mut self) {
+        self.buf.extend_from_slice(&(-1_i32).to_be_bytes());
+    }
+
+    fn text(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => {
+                self.buf.extend_from_slice(&(text.len() as i32).to_be_bytes());
+                self.buf.extend_from_slice(text.as_bytes());
+            }
+            None => self.null(),
+        }
+    }
+
+    fn int4(&mut self, value: Option<i32>) {
+        match value {
+            Some(value) => {
+                self.buf.extend_from_slice(&4_i32.to_be_bytes());
+                self.buf.extend_from_slice(&value.to_be_bytes());
+            }
+            None => self.null(),
+        }
+    }
+
+    fn int8(&mut self, value: i64) {
+        self.buf.extend_from_slice(&8_i32.to_be_bytes());
+        self.buf.extend_from_slice(&value.to_be_bytes());
+    }
+
+    /// The fields as a JSON object in the order written; NULL without fields.
+    fn context_json(&mut self, log: &LogRecord) {
+        if log.fields.is_empty() {
+            return self.null();
+        }
+        let repeated = log.fields.iter().enumerate().any(|(i, (key, _))| log.fields[..i].iter().any(|(earlier, _)| earlier == key));
+        if repeated {
+            // A key given twice: the object keeps the last value (as the spill form's map does).
+            return self.text(log.context_json().as_deref());
+        }
+        let length_at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        let start = self.buf.len();
+        self.buf.push(b'{');
+        for (index, (key, value)) in log.fields.iter().enumerate() {
+            if index > 0 {
+                self.buf.push(b',');
+            }
+            // Writing JSON into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut self.buf, key.as_ref());
+            self.buf.push(b':');
+            let _ = serde_json::to_writer(&mut self.buf, value);
+        }
+        self.buf.push(b'}');
+        let length = (self.buf.len() - start) as i32;
+        self.buf[length_at..start].copy_from_slice(&length.to_be_bytes());
+    }
+
+    fn row(&mut self, row: &LogToWrite, clock: &LocalClock) {
+        let log = row.log();
+        let context = &log.context;
+        self.buf.extend_from_slice(&LOG_COLUMNS.to_be_bytes());
+        self.text(context.app_id.as_deref());
+        self.text(log.module.as_deref());
+        self.text(log.file.as_deref());
+        self.text(log.function.as_deref());
+        self.text(row.function_id.as_deref());
+        self.text(log.call_chain.as_deref());
+        self.int4(context.instance_id);
+        self.int4(log.line.map(|n| n.min(i32::MAX as u32) as i32));
+        self.int4(Some(log.level.value()));
+        self.text(Some(&log.message));
+        self.context_json(log);
+        self.text(context.runtime.as_deref());
+        self.int8(clock.pg_micros(&log.time));
+    }
+}
+
+/// `COPY logs (…) FROM STDIN (FORMAT binary)` of `rows`, in 64 KiB writes.
+pub(crate) fn copy_logs(conn: &mut PgConnection, rows: &[LogToWrite]) -> QueryResult<usize> {
+    let clock = LocalClock::for_batch(rows);
+    let columns = (
+        logs::app_id,
+        logs::module_name,
+        logs::module_path,
+        logs::function_name,
+        logs::function_id,
+        logs::call_chain,
+        logs::instance_id,
+        logs::lineno,
+        logs::log_level,
+        logs::msg,
+        logs::context_json,
+        logs::runtime,
+        logs::date_created,
+    );
+    diesel::copy_from(logs::table)
+        .from_raw_data(columns, |out: &mut dyn Write| -> QueryResult<()> {
+            let io = |error: std::io::Error| diesel::result::Error::SerializationError(Box::new(error));
+            let mut encoder = Encoder { buf: Vec::with_capacity(1 << 16) };
+            encoder.buf.extend_from_slice(SIGNATURE);
+            encoder.buf.extend_from_slice(&0_i32.to_be_bytes());
+            encoder.buf.extend_from_slice(&0_i32.to_be_bytes());
+            for row in rows {
+                encoder.row(row, &clock);
+                if encoder.buf.len() >= 1 << 16 {
+                    out.write_all(&encoder.buf).map_err(io)?;
+                    encoder.buf.clear();
+                }
+            }
+            encoder.buf.extend_from_slice(&(-1_i16).to_be_bytes());
+            out.write_all(&encoder.buf).map_err(io)
+        })
+        .with_format(CopyFormat::Binary)
+        .execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_micros_match_chronos_own_conversion() {
+        let time = Utc::now();
+        let clock = LocalClock { offset: None };
+        let expected = crate::record::local(time).and_utc().timestamp_micros() - PG_EPOCH_MICROS;
+        assert_eq!(clock.pg_micros(&time), expected);
+    }
+}
