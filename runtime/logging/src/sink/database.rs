@@ -142,8 +142,11 @@ impl DatabaseSink {
     fn rows(&mut self, batch: &[Arc<Record>], new_in_batch: &mut HashSet<String>, runtimes: &mut HashSet<String>) -> Rows {
         let mut rows = Rows::default();
         let mut seen_latest: HashMap<String, NaiveDateTime> = HashMap::new();
+        // Records of one process share their context: checked once per run of equal contexts.
+        let mut last_context: Option<&Arc<Context>> = None;
         for record in batch {
-            if let Some(context) = record.context() {
+            if let Some(context) = record.context().filter(|context| !last_context.is_some_and(|last| Arc::ptr_eq(last, context))) {
+                last_context = Some(context);
                 let key = context.runtime.clone().unwrap_or_default();
                 if !self.runtimes_ensured.contains(&key) && runtimes.insert(key) {
                     let start = context.runtime.as_ref().map(|_| {
