@@ -370,18 +370,27 @@ impl Manager {
     }
 
     async fn rescue_orphans(&mut self, client: &mut Client) -> Result<(), StoreError> {
-        let owners = store::lease_owners(client, self.me(), self.config.lease).await?;
+        let owners = store::lease_owners(client, self.config.lease).await?;
         let asked = Instant::now();
         let mut dead = Vec::new();
+        let mut expired = false;
         for owner in owners {
-            if owner_is_dead_here(&owner.owner, &self.config.host) {
+            let mine = owner.owner == self.config.manager_id;
+            if !mine && owner_is_dead_here(&owner.owner, &self.config.host) {
                 dead.push(owner.owner);
-            } else if let Some(seconds) = owner.expires_in_s.filter(|s| *s > 0.0) {
-                // Expired ones are taken below (or by another manager); the next one is woken for.
-                // A few ms late, so the server's clock has passed the expiry when it is checked.
+            } else if owner.expires_in_s.is_some_and(|s| s <= 0.0) {
+                expired = true;
+            } else if let Some(seconds) = owner.expires_in_s.filter(|_| !mine) {
+                // Mine are renewed in time; the next of another manager's
+                // leases to run out is woken for, a few ms late so the
+                // server's clock has passed it when the pass checks.
                 let at = asked + Duration::from_secs_f64(seconds) + Duration::from_millis(5);
                 self.next_lease_expiry = Some(self.next_lease_expiry.map_or(at, |next| next.min(at)));
             }
+        }
+        // Nothing dead here and no lease run out: nothing to take, no transaction.
+        if dead.is_empty() && !expired {
+            return Ok(());
         }
         let tx = client.transaction().await?;
         let (released, orphans) = store::take_orphans(&tx, &dead, self.config.lease).await?;

@@ -68,7 +68,9 @@ pub async fn install_notify_trigger(client: &mut Client) -> Result<(), StoreErro
 }
 
 pub async fn now(client: &impl GenericClient) -> Result<NaiveDateTime, StoreError> {
-    Ok(client.query_one(&format!("SELECT {NOW_UTC}"), &[]).await?.get(0))
+    // Typed (no parameters): one round trip, no prepare.
+    let rows = client.query_typed(&format!("SELECT {NOW_UTC}"), &[]).await?;
+    rows.first().map(|row| row.get(0)).ok_or_else(|| StoreError::Data("the server's time was not returned".into()))
 }
 
 /// A run this manager holds a lease on, with what it needs to start it.
@@ -106,17 +108,18 @@ pub struct LeaseOwner {
     pub expires_in_s: Option<f64>,
 }
 
-/// Owners (other than `me`) holding claimed or running rows, to check which
-/// are dead and when the next lease runs out (the scheduler wakes then).
-pub async fn lease_owners(client: &Client, me: &str, lease: Duration) -> Result<Vec<LeaseOwner>, StoreError> {
+/// Managers holding claimed or running rows (`me` among them: a run of mine
+/// whose lease ran out without my holding its process is taken too), to
+/// check which are dead and when the next lease runs out (the scheduler wakes then).
+pub async fn lease_owners(client: &Client, lease: Duration) -> Result<Vec<LeaseOwner>, StoreError> {
     let rows = client
         .query_typed(
             &format!(
                 "SELECT lease_owner::text,
-                        extract(epoch FROM min(GREATEST(lease_expires, timezone('utc', pg_postmaster_start_time()) + make_interval(secs => $2))) - {NOW_UTC})::float8
-                 FROM scheduled_runs WHERE state IN {ACTIVE_STATES} AND lease_owner IS NOT NULL AND lease_owner <> $1 GROUP BY lease_owner"
+                        extract(epoch FROM min(GREATEST(lease_expires, timezone('utc', pg_postmaster_start_time()) + make_interval(secs => $1))) - {NOW_UTC})::float8
+                 FROM scheduled_runs WHERE state IN {ACTIVE_STATES} AND lease_owner IS NOT NULL GROUP BY lease_owner"
             ),
-            &[(&me, Type::TEXT), (&lease.as_secs_f64(), Type::FLOAT8)],
+            &[(&lease.as_secs_f64(), Type::FLOAT8)],
         )
         .await?;
     Ok(rows.iter().map(|row| LeaseOwner { owner: row.get(0), expires_in_s: row.get(1) }).collect())
@@ -223,12 +226,12 @@ pub struct DueApp {
 /// Locks up to `limit` enabled apps whose `next_run` has come (or was never computed).
 pub async fn due_apps(tx: &Transaction<'_>, now: NaiveDateTime, limit: i64) -> Result<Vec<DueApp>, StoreError> {
     let rows = tx
-        .query(
+        .query_typed(
             "SELECT a.app, a.next_run, s.schedule, s.time_zone FROM apps a JOIN app_schedules s ON s.app_id = a.app
              WHERE a.archive IS NULL AND s.archive IS NULL AND NOT COALESCE(a.disable, true) AND s.schedule IS NOT NULL
                AND (a.next_run IS NULL OR a.next_run <= $1)
              ORDER BY a.next_run NULLS FIRST LIMIT $2 FOR UPDATE OF a SKIP LOCKED",
-            &[&now, &limit],
+            &[(&now, Type::TIMESTAMP), (&limit, Type::INT8)],
         )
         .await?;
     Ok(rows.iter().map(|row| DueApp { app_id: row.get(0), next_run: row.get(1), schedule: row.get(2), time_zone: row.get(3) }).collect())
@@ -276,12 +279,12 @@ pub struct ClaimOutcome {
 /// applies the policies, records skips and claims the runs that start.
 pub async fn claim_due(tx: &Transaction<'_>, now: NaiveDateTime, me: &str, lease: Duration, grace: Duration, limit: i64) -> Result<ClaimOutcome, StoreError> {
     let apps = tx
-        .query(
+        .query_typed(
             "SELECT a.app, COALESCE(a.disable, true), s.overlap, s.missed_run, s.run_all_deadline_s, s.command, s.working_dir, s.stop_timeout_s
              FROM apps a JOIN app_schedules s ON s.app_id = a.app
              WHERE a.app IN (SELECT r.app_id FROM scheduled_runs r WHERE r.state = 'due' AND r.scheduled_time <= $1)
              LIMIT $2 FOR UPDATE OF a SKIP LOCKED",
-            &[&now, &limit],
+            &[(&now, Type::TIMESTAMP), (&limit, Type::INT8)],
         )
         .await?;
     let mut outcome = ClaimOutcome::default();
