@@ -169,22 +169,21 @@ fn main() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut latencies = Vec::new();
+        let mut split = Vec::new();
         for _ in 0..COMMANDS {
+            // The UPDATE as psql sends it: one simple-protocol statement (no prepare round trip of the bench's own).
+            let update = format!("UPDATE apps SET cmd_name = 1, cmd_by = 'bench', cmd_time = timezone('utc', now()), cmd_flag = 0 WHERE app = '{latency_id}'");
             let issued = now_ns();
-            client
-                .execute("UPDATE apps SET cmd_name = 1, cmd_by = 'bench', cmd_time = timezone('utc', now()), cmd_flag = 0 WHERE app = $1", &[&latency_id])
-                .await
-                .unwrap();
+            client.batch_execute(&update).await.unwrap();
             let deadline = Instant::now() + Duration::from_secs(10);
             // Each run writes its own file (named by its runtime id) with the time it began.
-            let spawned: u128 = loop {
+            let (spawned, runtime_id): (u128, String) = loop {
                 let newest = std::fs::read_dir(work.path())
                     .unwrap()
                     .flatten()
                     .filter(|e| !e.file_name().to_string_lossy().ends_with(".log"))
-                    .filter_map(|f| std::fs::read_to_string(f.path()).ok())
-                    .filter_map(|t| t.trim().parse::<u128>().ok())
-                    .filter(|t| *t >= issued)
+                    .filter_map(|f| Some((std::fs::read_to_string(f.path()).ok()?.trim().parse::<u128>().ok()?, f.file_name().to_string_lossy().into_owned())))
+                    .filter(|(t, _)| *t >= issued)
                     .max();
                 if let Some(at) = newest {
                     break at;
@@ -193,6 +192,15 @@ fn main() {
                 tokio::time::sleep(Duration::from_micros(200)).await;
             };
             latencies.push((spawned - issued) as f64 / 1e6);
+            // Where it went: until the runtime row's start_time (written by the
+            // command's transaction, the server's clock on this same host), and
+            // from there to the app's first instruction (commit, spawn, sh, date).
+            let row_written: f64 = client
+                .query_one("SELECT (extract(epoch FROM start_time) * 1e9)::float8 FROM runtime WHERE runtime = $1", &[&runtime_id])
+                .await
+                .unwrap()
+                .get(0);
+            split.push(((row_written - issued as f64) / 1e6, (spawned as f64 - row_written) / 1e6));
             // Wait for the run to end so the next start is not refused (overlap forbid).
             loop {
                 let running: i64 = client.query_one("SELECT count(*) FROM scheduled_runs WHERE app_id = $1 AND state <> 'done'", &[&latency_id]).await.unwrap().get(0);
@@ -202,6 +210,14 @@ fn main() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
+        let (mut to_row, mut to_app): (Vec<f64>, Vec<f64>) = split.into_iter().unzip();
+        to_row.sort_by(f64::total_cmp);
+        to_app.sort_by(f64::total_cmp);
+        println!(
+            "command latency split (medians): UPDATE to the runtime row written {:.2} ms, runtime row to the app's first instruction {:.2} ms",
+            percentile(&to_row, 0.5),
+            percentile(&to_app, 0.5)
+        );
         latencies
     });
     cmd_ms.sort_by(f64::total_cmp);
