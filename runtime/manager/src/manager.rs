@@ -109,6 +109,10 @@ pub struct Manager {
     last_schedule: Option<Instant>,
     /// Set by the LISTEN task when a command notification arrives.
     command_notified: Arc<AtomicBool>,
+    /// When the earliest lease another manager holds runs out: a scheduling
+    /// pass runs then (not at the next poll), so a dead manager's runs are
+    /// rescued as soon as its lease allows.
+    next_lease_expiry: Option<Instant>,
 }
 
 /// Runs a manager until `shutdown` is cancelled and its apps have ended.
@@ -217,6 +221,7 @@ impl Manager {
             became_fatal: false,
             last_schedule: None,
             command_notified: Arc::new(AtomicBool::new(false)),
+            next_lease_expiry: None,
         };
         (manager, exit_events)
     }
@@ -252,33 +257,37 @@ impl Manager {
             }
             return Ok(());
         }
-        // Commands first: their runs start before anything else.
-        self.commands(client).await?;
+        // Scheduling (rescue, occurrences, claims) runs once per poll
+        // interval or when a foreign lease runs out, not on every wake: a
+        // tick woken by a command or a child's exit does only the quick part,
+        // and a command that arrives during scheduling is taken between its steps.
+        let schedule_now = self.last_schedule.is_none_or(|at| at.elapsed() >= self.config.poll) || self.next_lease_expiry.is_some_and(|at| Instant::now() >= at);
+        // Commands first: their runs start before anything else. Looked for
+        // when notified, and on every scheduling pass (a lost notification
+        // costs at most a poll).
+        if schedule_now || self.command_notified.load(Ordering::Relaxed) {
+            self.commands(client).await?;
+        }
         self.honour_stop_requests(client).await?;
-        // Scheduling runs once per poll interval, not on every wake: a tick
-        // woken by a command or a child's exit does only the quick part, and
-        // a command that arrives during scheduling is taken between its steps.
-        if self.last_schedule.is_some_and(|at| at.elapsed() < self.config.poll) {
+        if !schedule_now {
             return Ok(());
         }
         self.last_schedule = Some(Instant::now());
+        self.next_lease_expiry = None;
         self.rescue_orphans(client).await?;
         self.commands_if_notified(client).await?;
         self.write_occurrences(client).await?;
         self.commands_if_notified(client).await?;
-        for run in self.claim_due(client).await? {
-            self.start(client, run).await?;
-        }
+        let runs = self.claim_due(client).await?;
+        self.start_all(client, runs).await?;
         self.honour_stop_requests(client).await
     }
 
     /// Executes pending commands and starts the runs they claimed.
     async fn commands(&mut self, client: &mut Client) -> Result<(), StoreError> {
         self.command_notified.store(false, Ordering::Relaxed);
-        for run in self.execute_commands(client).await? {
-            self.start(client, run).await?;
-        }
-        Ok(())
+        let runs = self.execute_commands(client).await?;
+        self.start_all(client, runs).await
     }
 
     async fn commands_if_notified(&mut self, client: &mut Client) -> Result<(), StoreError> {
@@ -288,11 +297,12 @@ impl Manager {
         Ok(())
     }
 
-    /// How long the loop may sleep: until the next scheduling pass or heartbeat.
+    /// How long the loop may sleep: until the next scheduling pass, heartbeat or foreign lease expiry.
     fn idle_for(&self) -> Duration {
         let until_heartbeat = (self.config.lease / 3).saturating_sub(self.last_heartbeat.elapsed());
         let until_schedule = self.last_schedule.map_or(Duration::ZERO, |at| self.config.poll.saturating_sub(at.elapsed()));
-        until_heartbeat.min(until_schedule).max(Duration::from_millis(5))
+        let until_lease_expiry = self.next_lease_expiry.map_or(Duration::MAX, |at| at.saturating_duration_since(Instant::now()));
+        until_heartbeat.min(until_schedule).min(until_lease_expiry).max(Duration::from_millis(5))
     }
 
     async fn record_ends(&mut self, client: &mut Client) -> Result<(), StoreError> {
@@ -339,29 +349,49 @@ impl Manager {
         self.claim_due(client).await
     }
 
-    /// Executes pending commands; returns the runs they claimed, to start at once.
+    /// Executes pending commands; returns the runs they started, whose
+    /// processes are to be spawned at once (their runtime rows are written).
+    /// Two round trips whatever the command: the locking read, then every
+    /// write and the commit pipelined (see `store::execute_commands`).
     pub async fn execute_commands(&mut self, client: &mut Client) -> Result<Vec<Claimed>, StoreError> {
+        let commands = store::take_commands(client, 100).await?;
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let outcomes = store::execute_commands(client, commands, &self.config.manager_id, &self.config.host, self.config.lease).await?;
         let mut to_start = Vec::new();
-        {
-            let tx = client.transaction().await?;
-            let commands = store::pending_commands(&tx, 100).await?;
-            if commands.is_empty() {
-                return Ok(to_start);
-            }
-            for command in &commands {
-                let (flag, reason, claimed) = store::execute_command(&tx, command, self.me(), self.config.lease).await?;
-                let level_ok = flag == CmdFlag::Executed;
-                tracing::info!(app_id = %command.app_id, command = command.name.key(), by = command.by.as_deref().unwrap_or(""), executed = level_ok, %reason, "command");
-                to_start.extend(claimed);
-            }
-            tx.commit().await?;
+        for outcome in outcomes {
+            let command = &outcome.command;
+            let executed = outcome.decision.flag == CmdFlag::Executed;
+            tracing::info!(app_id = %command.app_id, command = command.name.key(), by = command.by.as_deref().unwrap_or(""), executed, reason = %outcome.decision.reason, "command");
+            to_start.extend(outcome.started);
         }
         Ok(to_start)
     }
 
     async fn rescue_orphans(&mut self, client: &mut Client) -> Result<(), StoreError> {
-        let owners = store::lease_owners(client, self.me()).await?;
-        let dead: Vec<String> = owners.into_iter().filter(|owner| owner_is_dead_here(owner, &self.config.host)).collect();
+        let owners = store::lease_owners(client, self.config.lease).await?;
+        let asked = Instant::now();
+        let mut dead = Vec::new();
+        let mut expired = false;
+        for owner in owners {
+            let mine = owner.owner == self.config.manager_id;
+            if !mine && owner_is_dead_here(&owner.owner, &self.config.host) {
+                dead.push(owner.owner);
+            } else if owner.expires_in_s.is_some_and(|s| s <= 0.0) {
+                expired = true;
+            } else if let Some(seconds) = owner.expires_in_s.filter(|_| !mine) {
+                // Mine are renewed in time; the next of another manager's
+                // leases to run out is woken for, a few ms late so the
+                // server's clock has passed it when the pass checks.
+                let at = asked + Duration::from_secs_f64(seconds) + Duration::from_millis(5);
+                self.next_lease_expiry = Some(self.next_lease_expiry.map_or(at, |next| next.min(at)));
+            }
+        }
+        // Nothing dead here and no lease run out: nothing to take, no transaction.
+        if dead.is_empty() && !expired {
+            return Ok(());
+        }
         let tx = client.transaction().await?;
         let (released, orphans) = store::take_orphans(&tx, &dead, self.config.lease).await?;
         if released > 0 {
@@ -433,15 +463,23 @@ impl Manager {
         Ok(outcome.claimed)
     }
 
-    /// Writes the runtime row, then starts the process; a spawn failure is a failed run.
-    async fn start(&mut self, client: &mut Client, run: Claimed) -> Result<(), StoreError> {
-        // The id only has to be unique (run, token and manager make it so): the local clock will do.
-        let started = chrono::Utc::now().naive_utc();
-        let runtime_id = crate::ids::runtime_id(&run.app_id, run.run_id, run.token, self.me(), started);
-        if !store::begin_run(client, &run, &runtime_id, &self.config.manager_id, &self.config.host).await? {
-            tracing::warn!(app_id = %run.app_id, run_id = run.run_id, "lease lost before the start; another manager has the run");
-            return Ok(());
-        }
+    /// Writes the runtime row (unless a command's transaction did), then
+    /// starts the process; a spawn failure is a failed run.
+    /// Returns what `set_pid` needs once the process runs.
+    async fn start(&mut self, client: &mut Client, run: Claimed) -> Result<Option<(i64, i64, String, i32)>, StoreError> {
+        let runtime_id = match run.runtime_id.clone() {
+            Some(runtime_id) => runtime_id,
+            None => {
+                // The id only has to be unique (run, token and manager make it so): the local clock will do.
+                let started = chrono::Utc::now().naive_utc();
+                let runtime_id = crate::ids::runtime_id(&run.app_id, run.run_id, run.token, self.me(), started);
+                if !store::begin_run(client, &run, &runtime_id, &self.config.manager_id, &self.config.host).await? {
+                    tracing::warn!(app_id = %run.app_id, run_id = run.run_id, "lease lost before the start; another manager has the run");
+                    return Ok(None);
+                }
+                runtime_id
+            }
+        };
         // The child connects with the manager's settings: the URL goes into its
         // environment only (process::spawn), never into a log line.
         let database_url = self.config.database_url.with_secret(str::to_owned);
@@ -463,7 +501,7 @@ impl Manager {
                     run.run_id,
                     Child { running, token: run.token, app_id: run.app_id.clone(), runtime_id, stop_timeout: run.stop_timeout, stop_code: None },
                 );
-                store::set_pid(client, run.run_id, run.token, &run.app_id, pid).await?;
+                return Ok(Some((run.run_id, run.token, run.app_id, pid)));
             }
             Err(error) => {
                 tracing::error!(app_id = %run.app_id, %error, "the app could not be started");
@@ -476,10 +514,25 @@ impl Manager {
                     process_status: None,
                     reason: format!("failed to start: {error}"),
                 });
-                self.record_ends(client).await?;
             }
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// Starts the runs: every process first, then their pids recorded and
+    /// spawn failures recorded as failed runs (bookkeeping no process waits for).
+    async fn start_all(&mut self, client: &mut Client, runs: Vec<Claimed>) -> Result<(), StoreError> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let mut spawned = Vec::new();
+        for run in runs {
+            spawned.extend(self.start(client, run).await?);
+        }
+        for (run_id, token, app_id, pid) in spawned {
+            store::set_pid(client, run_id, token, &app_id, pid).await?;
+        }
+        self.record_ends(client).await
     }
 
     async fn honour_stop_requests(&mut self, client: &mut Client) -> Result<(), StoreError> {

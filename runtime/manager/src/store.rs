@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use dc_schema::enums::{CmdFlag, CmdName, FatalFlag, MissedRunPolicy, OverlapPolicy, RunStatus, RuntimeExitCode, ScheduledRunKind, ScheduledRunState};
+use dc_schema::enums::{CmdFlag, CmdName, FatalFlag, MissedRunPolicy, OverlapPolicy, RunStatus, RuntimeExitCode, ScheduledRunKind};
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, GenericClient, NoTls, Transaction};
 
 use crate::policy::{self, DueRun, Policies};
@@ -67,7 +68,9 @@ pub async fn install_notify_trigger(client: &mut Client) -> Result<(), StoreErro
 }
 
 pub async fn now(client: &impl GenericClient) -> Result<NaiveDateTime, StoreError> {
-    Ok(client.query_one(&format!("SELECT {NOW_UTC}"), &[]).await?.get(0))
+    // Typed (no parameters): one round trip, no prepare.
+    let rows = client.query_typed(&format!("SELECT {NOW_UTC}"), &[]).await?;
+    rows.first().map(|row| row.get(0)).ok_or_else(|| StoreError::Data("the server's time was not returned".into()))
 }
 
 /// A run this manager holds a lease on, with what it needs to start it.
@@ -81,6 +84,9 @@ pub struct Claimed {
     pub command: String,
     pub working_dir: Option<String>,
     pub stop_timeout: Duration,
+    /// Set when the run is already marked running with this runtime row
+    /// written (a command's run, begun in the command's own transaction).
+    pub runtime_id: Option<String>,
 }
 
 /// A run whose owner is gone: its lease expired, or its manager's process on this host is dead.
@@ -93,15 +99,30 @@ pub struct Orphan {
     pub owner: Option<String>,
 }
 
-/// Owners (other than `me`) holding claimed or running rows, to check which are dead.
-pub async fn lease_owners(client: &Client, me: &str) -> Result<Vec<String>, StoreError> {
+/// Another manager holding claimed or running rows, and when the earliest of
+/// its leases expires as [`take_orphans`] counts it.
+#[derive(Clone, Debug)]
+pub struct LeaseOwner {
+    pub owner: String,
+    /// Seconds from now (the server's clock) until its earliest lease expires; 0 or less: expired.
+    pub expires_in_s: Option<f64>,
+}
+
+/// Managers holding claimed or running rows (`me` among them: a run of mine
+/// whose lease ran out without my holding its process is taken too), to
+/// check which are dead and when the next lease runs out (the scheduler wakes then).
+pub async fn lease_owners(client: &Client, lease: Duration) -> Result<Vec<LeaseOwner>, StoreError> {
     let rows = client
-        .query(
-            "SELECT DISTINCT lease_owner FROM scheduled_runs WHERE state IN ('claimed', 'running') AND lease_owner IS NOT NULL AND lease_owner <> $1",
-            &[&me],
+        .query_typed(
+            &format!(
+                "SELECT lease_owner::text,
+                        extract(epoch FROM min(GREATEST(lease_expires, timezone('utc', pg_postmaster_start_time()) + make_interval(secs => $1))) - {NOW_UTC})::float8
+                 FROM scheduled_runs WHERE state IN {ACTIVE_STATES} AND lease_owner IS NOT NULL GROUP BY lease_owner"
+            ),
+            &[(&lease.as_secs_f64(), Type::FLOAT8)],
         )
         .await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    Ok(rows.iter().map(|row| LeaseOwner { owner: row.get(0), expires_in_s: row.get(1) }).collect())
 }
 
 /// Claimed runs that never started go back to due; running ones whose
@@ -174,17 +195,23 @@ async fn finish_runtime(tx: &Transaction<'_>, runtime_id: &str, app_id: &str, ex
 }
 
 /// `run_status` and `app_pids` from the app's running rows; a stopped app stays stopped until its next run.
-async fn refresh_app(tx: &Transaction<'_>, app_id: &str) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE apps SET
+const REFRESH_APP: &str = "UPDATE apps SET
            run_status = CASE WHEN EXISTS (SELECT 1 FROM scheduled_runs WHERE app_id = $1 AND state = 'running') THEN $2
                              WHEN run_status = $3 THEN $3 ELSE $4 END,
            app_pids = (SELECT json_agg(pid ORDER BY pid)::text FROM scheduled_runs WHERE app_id = $1 AND state = 'running' AND pid IS NOT NULL)
-         WHERE app = $1",
-        &[&app_id, &RunStatus::Running.value(), &RunStatus::Stopped.value(), &RunStatus::NotRunning.value()],
-    )
-    .await?;
+         WHERE app = $1";
+
+async fn refresh_app(tx: &Transaction<'_>, app_id: &str) -> Result<(), StoreError> {
+    tx.execute(REFRESH_APP, &[&app_id, &RunStatus::Running.value(), &RunStatus::Stopped.value(), &RunStatus::NotRunning.value()]).await?;
     Ok(())
+}
+
+fn refresh_app_step(app_id: &str) -> Step {
+    Step::new(REFRESH_APP)
+        .bind(app_id.to_string(), Type::TEXT)
+        .bind(RunStatus::Running.value(), Type::INT4)
+        .bind(RunStatus::Stopped.value(), Type::INT4)
+        .bind(RunStatus::NotRunning.value(), Type::INT4)
 }
 
 /// An app whose next occurrence is due, to be written as scheduled_runs rows.
@@ -199,12 +226,12 @@ pub struct DueApp {
 /// Locks up to `limit` enabled apps whose `next_run` has come (or was never computed).
 pub async fn due_apps(tx: &Transaction<'_>, now: NaiveDateTime, limit: i64) -> Result<Vec<DueApp>, StoreError> {
     let rows = tx
-        .query(
+        .query_typed(
             "SELECT a.app, a.next_run, s.schedule, s.time_zone FROM apps a JOIN app_schedules s ON s.app_id = a.app
              WHERE a.archive IS NULL AND s.archive IS NULL AND NOT COALESCE(a.disable, true) AND s.schedule IS NOT NULL
                AND (a.next_run IS NULL OR a.next_run <= $1)
              ORDER BY a.next_run NULLS FIRST LIMIT $2 FOR UPDATE OF a SKIP LOCKED",
-            &[&now, &limit],
+            &[(&now, Type::TIMESTAMP), (&limit, Type::INT8)],
         )
         .await?;
     Ok(rows.iter().map(|row| DueApp { app_id: row.get(0), next_run: row.get(1), schedule: row.get(2), time_zone: row.get(3) }).collect())
@@ -252,12 +279,12 @@ pub struct ClaimOutcome {
 /// applies the policies, records skips and claims the runs that start.
 pub async fn claim_due(tx: &Transaction<'_>, now: NaiveDateTime, me: &str, lease: Duration, grace: Duration, limit: i64) -> Result<ClaimOutcome, StoreError> {
     let apps = tx
-        .query(
+        .query_typed(
             "SELECT a.app, COALESCE(a.disable, true), s.overlap, s.missed_run, s.run_all_deadline_s, s.command, s.working_dir, s.stop_timeout_s
              FROM apps a JOIN app_schedules s ON s.app_id = a.app
              WHERE a.app IN (SELECT r.app_id FROM scheduled_runs r WHERE r.state = 'due' AND r.scheduled_time <= $1)
              LIMIT $2 FOR UPDATE OF a SKIP LOCKED",
-            &[&now, &limit],
+            &[(&now, Type::TIMESTAMP), (&limit, Type::INT8)],
         )
         .await?;
     let mut outcome = ClaimOutcome::default();
@@ -333,7 +360,17 @@ pub async fn claim_due(tx: &Transaction<'_>, now: NaiveDateTime, me: &str, lease
             let app_id: String = row.get(1);
             let kind: String = row.get(3);
             let (command, working_dir, stop_timeout) = config.get(&app_id).cloned().unwrap_or_default();
-            outcome.claimed.push(Claimed { run_id: row.get(0), app_id, scheduled_time: row.get(2), kind: run_kind(&kind)?, token: row.get(4), command, working_dir, stop_timeout });
+            outcome.claimed.push(Claimed {
+                run_id: row.get(0),
+                app_id,
+                scheduled_time: row.get(2),
+                kind: run_kind(&kind)?,
+                token: row.get(4),
+                command,
+                working_dir,
+                stop_timeout,
+                runtime_id: None,
+            });
         }
     }
     Ok(outcome)
@@ -359,11 +396,11 @@ async fn request_stop(tx: &Transaction<'_>, app_ids: &[String], code: RuntimeExi
 
 /// Writes the run's runtime row and marks it running, if this manager still
 /// holds it. `false`: the lease was lost, nothing was written, do not start.
-pub async fn begin_run(client: &mut Client, run: &Claimed, runtime_id: &str, me: &str, host: &str) -> Result<bool, StoreError> {
-    // One statement (data-modifying CTEs commit together): a single round
-    // trip between a command's claim and its process.
+pub async fn begin_run(client: &Client, run: &Claimed, runtime_id: &str, me: &str, host: &str) -> Result<bool, StoreError> {
+    // One statement (data-modifying CTEs commit together), sent with its
+    // types (no prepare): a single round trip between the claim and the process.
     let started: i64 = client
-        .query_one(
+        .query_typed(
             &format!(
                 "WITH run AS (
                    UPDATE scheduled_runs SET state = 'running', runtime_id = $3, host = $4, started_at = {NOW_UTC}
@@ -376,22 +413,41 @@ pub async fn begin_run(client: &mut Client, run: &Claimed, runtime_id: &str, me:
                  )
                  SELECT count(*) FROM run"
             ),
-            &[&run.run_id, &run.token, &runtime_id, &host, &me, &RunStatus::Running.value()],
+            &[
+                (&run.run_id, Type::INT8),
+                (&run.token, Type::INT8),
+                (&runtime_id, Type::TEXT),
+                (&host, Type::TEXT),
+                (&me, Type::TEXT),
+                (&RunStatus::Running.value(), Type::INT4),
+            ],
         )
         .await?
-        .get(0);
+        .first()
+        .map_or(0, |row| row.get(0));
     Ok(started == 1)
 }
 
-/// Records the started process's id.
-pub async fn set_pid(client: &mut Client, run_id: i64, token: i64, app_id: &str, pid: i32) -> Result<bool, StoreError> {
-    let tx = client.transaction().await?;
-    let updated = tx.execute("UPDATE scheduled_runs SET pid = $3 WHERE id = $1 AND fencing_token = $2 AND state = 'running'", &[&run_id, &token, &pid]).await?;
-    if updated == 1 {
-        refresh_app(&tx, app_id).await?;
-    }
-    tx.commit().await?;
-    Ok(updated == 1)
+/// Records the started process's id and the app's `run_status`/`app_pids`:
+/// BEGIN, both updates and COMMIT pipelined, one round trip.
+pub async fn set_pid(client: &Client, run_id: i64, token: i64, app_id: &str, pid: i32) -> Result<bool, StoreError> {
+    let steps = [
+        Step::new("BEGIN"),
+        Step::new("WITH set AS (UPDATE scheduled_runs SET pid = $3 WHERE id = $1 AND fencing_token = $2 AND state = 'running' RETURNING 1) SELECT count(*) FROM set")
+            .bind(run_id, Type::INT8)
+            .bind(token, Type::INT8)
+            .bind(pid, Type::INT4),
+        refresh_app_step(app_id),
+        Step::new("COMMIT"),
+    ];
+    let answers = match pipeline(client, &steps).await {
+        Ok(answers) => answers,
+        Err(error) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(error);
+        }
+    };
+    Ok(answers[1].first().is_some_and(|row| row.get::<_, i64>(0) == 1))
 }
 
 /// How a run ended, as the owner saw it.
@@ -505,7 +561,10 @@ pub async fn heartbeat(client: &Client, held: &[(i64, i64)], lease: Duration) ->
 /// Stop requests on runs this manager holds: (run id, the exit code to record).
 pub async fn stop_requests(client: &Client, me: &str) -> Result<Vec<(i64, RuntimeExitCode)>, StoreError> {
     let rows = client
-        .query("SELECT id, stop_requested FROM scheduled_runs WHERE lease_owner = $1 AND state = 'running' AND stop_requested IS NOT NULL", &[&me])
+        .query_typed(
+            "SELECT id, stop_requested FROM scheduled_runs WHERE lease_owner = $1 AND state = 'running' AND stop_requested IS NOT NULL",
+            &[(&me, Type::TEXT)],
+        )
         .await?;
     rows.iter()
         .map(|row| {
@@ -515,7 +574,7 @@ pub async fn stop_requests(client: &Client, me: &str) -> Result<Vec<(i64, Runtim
         .collect()
 }
 
-/// A command found pending on an app.
+/// A command found pending on an app, locked by this manager's open command transaction.
 #[derive(Clone, Debug)]
 pub struct PendingCommand {
     pub app_id: String,
@@ -527,29 +586,179 @@ pub struct PendingCommand {
     pub command: Option<String>,
     pub working_dir: Option<String>,
     pub stop_timeout: Duration,
+    /// The app's claimed and running runs, counted after its row was locked.
+    pub active: i64,
+    /// An id reserved from `scheduled_runs`' sequence for the run this command may
+    /// start, so its runtime id is known before the one write that records it.
+    pub reserved_run_id: i64,
 }
 
-/// Locks the apps with a pending command; another manager skips them.
-pub async fn pending_commands(tx: &Transaction<'_>, limit: i64) -> Result<Vec<PendingCommand>, StoreError> {
-    let rows = tx
-        .query(
-            // The pending flag as a literal, so the partial index ix_apps_cmd_time (WHERE cmd_flag = 0) serves it.
-            &format!(
-                "SELECT a.app, a.cmd_name, a.cmd_by, a.cmd_time, COALESCE(a.disable, true), s.overlap, s.command, s.working_dir, s.stop_timeout_s
-                 FROM apps a LEFT JOIN app_schedules s ON s.app_id = a.app
-                 WHERE a.cmd_flag = {pending} AND a.cmd_name IS NOT NULL AND a.app IS NOT NULL
-                 ORDER BY a.cmd_time NULLS FIRST LIMIT $1 FOR UPDATE OF a SKIP LOCKED",
-                pending = CmdFlag::Pending.value()
-            ),
-            &[&limit],
-        )
-        .await?;
-    rows.iter()
+/// What a command does, decided from the locked command alone (no I/O).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandEffect {
+    /// Not executed; the reason says why.
+    Refused,
+    /// A run of the app: `stop_first` stops the active runs with that code;
+    /// `start_now` claims it for this manager and starts it in this transaction
+    /// (else it waits as a due run until the stopped ones are gone).
+    Start { stop_first: Option<RuntimeExitCode>, start_now: bool },
+    Stop,
+    Enable,
+    Disable,
+}
+
+/// A command's decision: its flag, the reason `command_log` records, its effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandDecision {
+    pub flag: CmdFlag,
+    pub reason: String,
+    pub effect: CommandEffect,
+}
+
+/// Decides one command: start and restart respect `disable`, a missing
+/// command and the overlap policy; stop needs something running.
+pub fn decide_command(command: &PendingCommand) -> CommandDecision {
+    let refused = |reason: String| CommandDecision { flag: CmdFlag::NotExecuted, reason, effect: CommandEffect::Refused };
+    let executed = |reason: String, effect| CommandDecision { flag: CmdFlag::Executed, reason, effect };
+    let active = command.active;
+    match command.name {
+        CmdName::Start | CmdName::Restart if command.disabled => refused("the app is disabled; enable it first".to_string()),
+        CmdName::Start | CmdName::Restart if command.command.is_none() => {
+            refused("the app has no command registered; register it from a manifest (dcctl register)".to_string())
+        }
+        CmdName::Start if active > 0 && command.overlap == OverlapPolicy::Forbid => {
+            refused(format!("the app is already running ({active} run(s)) and its overlap policy is forbid; use restart"))
+        }
+        CmdName::Start | CmdName::Restart => {
+            let stop_code = if command.name == CmdName::Start { RuntimeExitCode::CmdStart } else { RuntimeExitCode::CmdReset };
+            let must_stop = active > 0 && (command.name == CmdName::Restart || command.overlap == OverlapPolicy::Replace);
+            // With nothing to wait for, this manager claims the run itself and starts it at once.
+            let start_now = !must_stop || command.overlap == OverlapPolicy::Allow;
+            let what = if must_stop { "stopping the running run, then starting" } else { "starting" };
+            executed(what.to_string(), CommandEffect::Start { stop_first: must_stop.then_some(stop_code), start_now })
+        }
+        CmdName::Stop if active == 0 => refused("the app is not running".to_string()),
+        CmdName::Stop => executed(format!("stopping {active} run(s)"), CommandEffect::Stop),
+        CmdName::Enable => executed("enabled; the schedule resumes from now".to_string(), CommandEffect::Enable),
+        CmdName::Disable => executed(if active > 0 { format!("disabled; stopping {active} run(s)") } else { "disabled".to_string() }, CommandEffect::Disable),
+    }
+}
+
+/// One executed (or refused) command, and the run it started, if any.
+#[derive(Clone, Debug)]
+pub struct CommandOutcome {
+    pub command: PendingCommand,
+    pub decision: CommandDecision,
+    /// Claimed, marked running and its runtime row written, in the command's
+    /// own transaction (already committed): the process is the next step.
+    pub started: Option<Claimed>,
+}
+
+/// A statement with its parameters and their types, for [`pipeline`].
+struct Step {
+    sql: String,
+    params: Vec<(Box<dyn ToSql + Sync + Send>, Type)>,
+}
+
+impl Step {
+    fn new(sql: impl Into<String>) -> Step {
+        Step { sql: sql.into(), params: Vec::new() }
+    }
+
+    fn bind(mut self, value: impl ToSql + Sync + Send + 'static, ty: Type) -> Step {
+        self.params.push((Box::new(value), ty));
+        self
+    }
+}
+
+/// Sends the statements back to back and then reads their answers: one round
+/// trip for all (tokio-postgres pipelines requests on one connection).
+/// `query_typed` sends Parse, Bind and Execute at once, so there is no
+/// separate prepare round trip either. Each future is polled once, in order,
+/// before any answer is awaited, so the server receives them in this order.
+/// Inside BEGIN … COMMIT a failed statement makes the rest fail and COMMIT
+/// roll back; the first error is returned.
+async fn pipeline(client: &Client, steps: &[Step]) -> Result<Vec<Vec<tokio_postgres::Row>>, StoreError> {
+    let mut pending: Vec<_> = steps
+        .iter()
+        .map(|step| {
+            let params: Vec<(&(dyn ToSql + Sync), Type)> = step.params.iter().map(|(value, ty)| (value.as_ref() as &(dyn ToSql + Sync), ty.clone())).collect();
+            Box::pin(async move { client.query_typed(&step.sql, &params).await })
+        })
+        .collect();
+    let mut early = Vec::with_capacity(pending.len());
+    for future in pending.iter_mut() {
+        early.push(futures_util::poll!(future.as_mut()));
+    }
+    let mut answers = Vec::with_capacity(pending.len());
+    let mut first_error = None;
+    for (future, early) in pending.into_iter().zip(early) {
+        let answer = match early {
+            std::task::Poll::Ready(answer) => answer,
+            std::task::Poll::Pending => future.await,
+        };
+        match answer {
+            Ok(rows) => answers.push(rows),
+            Err(error) => {
+                first_error.get_or_insert(error);
+                answers.push(Vec::new());
+            }
+        }
+    }
+    match first_error {
+        Some(error) => Err(error.into()),
+        None => Ok(answers),
+    }
+}
+
+const ACTIVE_STATES: &str = "('claimed', 'running')";
+
+/// Locks up to `limit` apps with a pending command (another manager skips
+/// them) in a transaction left open for [`execute_commands`]; none pending:
+/// the transaction is ended here. One round trip: BEGIN, the locking SELECT
+/// and the count of each app's active runs are pipelined; the count is a
+/// statement of its own so its snapshot is taken after the locks are held
+/// (a run another manager claimed just before is counted).
+pub async fn take_commands(client: &Client, limit: i64) -> Result<Vec<PendingCommand>, StoreError> {
+    let steps = [
+        Step::new("BEGIN"),
+        // The pending flag as a literal, so the partial index ix_apps_cmd_time (WHERE cmd_flag = 0) serves it.
+        Step::new(format!(
+            "SELECT a.app, a.cmd_name, a.cmd_by, a.cmd_time, COALESCE(a.disable, true), s.overlap, s.command, s.working_dir, s.stop_timeout_s,
+                    nextval(pg_get_serial_sequence('scheduled_runs', 'id'))
+             FROM apps a LEFT JOIN app_schedules s ON s.app_id = a.app
+             WHERE a.cmd_flag = {pending} AND a.cmd_name IS NOT NULL AND a.app IS NOT NULL
+             ORDER BY a.cmd_time NULLS FIRST LIMIT $1 FOR UPDATE OF a SKIP LOCKED",
+            pending = CmdFlag::Pending.value()
+        ))
+        .bind(limit, Type::INT8),
+        Step::new(format!(
+            "SELECT app_id::text, count(*) FROM scheduled_runs WHERE state IN {ACTIVE_STATES}
+               AND app_id IN (SELECT app FROM apps WHERE cmd_flag = {pending} AND cmd_name IS NOT NULL) GROUP BY app_id",
+            pending = CmdFlag::Pending.value()
+        )),
+    ];
+    let answers = match pipeline(client, &steps).await {
+        Ok(answers) => answers,
+        Err(error) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(error);
+        }
+    };
+    if answers[1].is_empty() {
+        client.batch_execute("COMMIT").await?;
+        return Ok(Vec::new());
+    }
+    let active: HashMap<String, i64> = answers[2].iter().map(|row| (row.get(0), row.get(1))).collect();
+    let commands = answers[1]
+        .iter()
         .map(|row| {
             let name: i32 = row.get(1);
             let overlap: Option<String> = row.get(5);
+            let app_id: String = row.get(0);
             Ok(PendingCommand {
-                app_id: row.get(0),
+                active: active.get(&app_id).copied().unwrap_or(0),
+                app_id,
                 name: CmdName::from_value(name).map_err(|e| StoreError::Data(e.to_string()))?,
                 by: row.get(2),
                 time: row.get(3),
@@ -558,104 +767,164 @@ pub async fn pending_commands(tx: &Transaction<'_>, limit: i64) -> Result<Vec<Pe
                 command: row.get(6),
                 working_dir: row.get(7),
                 stop_timeout: Duration::from_secs(row.get::<_, Option<i32>>(8).unwrap_or(10).max(0) as u64),
+                reserved_run_id: row.get(9),
             })
+        })
+        .collect::<Result<Vec<_>, StoreError>>();
+    match commands {
+        Ok(commands) => Ok(commands),
+        Err(error) => {
+            client.batch_execute("ROLLBACK").await?;
+            Err(error)
+        }
+    }
+}
+
+/// Carries out the commands [`take_commands`] locked and commits, in one
+/// round trip: each command's effect on the app and its runs, its flag and
+/// execution time, its `command_log` row, and for a start the run claimed
+/// by this manager, marked running and its runtime row written (as
+/// [`begin_run`] does for a scheduled run) — all in the command's own
+/// transaction, then COMMIT. The caller starts the processes of the
+/// returned runs once this returns: after the commit, so a run whose record
+/// was not committed never has a process.
+pub async fn execute_commands(client: &Client, commands: Vec<PendingCommand>, me: &str, host: &str, lease: Duration) -> Result<Vec<CommandOutcome>, StoreError> {
+    let mut steps = Vec::new();
+    // (outcome, index of the step whose answer is the started run's scheduled time)
+    let mut outcomes: Vec<(CommandOutcome, Option<usize>)> = Vec::new();
+    let lease_s = lease.as_secs_f64();
+    for command in commands {
+        let decision = decide_command(&command);
+        let app = command.app_id.clone();
+        let mut run_step = None;
+        let mut started = None;
+        match &decision.effect {
+            CommandEffect::Refused => {}
+            CommandEffect::Start { stop_first, start_now } => {
+                if let Some(code) = stop_first {
+                    steps.push(request_stop_step(&app, *code));
+                }
+                let run_id = command.reserved_run_id;
+                if *start_now {
+                    // The local clock will do for the id: run, token and manager make it unique.
+                    let runtime_id = crate::ids::runtime_id(&app, run_id, COMMAND_RUN_TOKEN, me, chrono::Utc::now().naive_utc());
+                    run_step = Some(steps.len());
+                    steps.push(
+                        Step::new(format!(
+                            "WITH run AS (
+                               INSERT INTO scheduled_runs (id, app_id, scheduled_time, kind, state, lease_owner, lease_expires, heartbeat, fencing_token, runtime_id, host, started_at)
+                               VALUES ($1, $2, {NOW_UTC}, 'command', 'running', $3, {NOW_UTC} + make_interval(secs => $4), {NOW_UTC}, $5, $6, $7, {NOW_UTC})
+                               RETURNING app_id, scheduled_time
+                             ), runtime_row AS (
+                               INSERT INTO runtime (runtime, app_id, start_time, exit_code, manager_id) SELECT $6, app_id, {NOW_UTC}, NULL, $3 FROM run
+                             ), app AS (
+                               UPDATE apps SET run_status = $8, last_run = {NOW_UTC}, runtime_id = $6, task_size = NULL, progress = NULL, solved = 0, failed = 0, eta = NULL
+                               WHERE app IN (SELECT app_id FROM run)
+                             )
+                             SELECT scheduled_time FROM run"
+                        ))
+                        .bind(run_id, Type::INT8)
+                        .bind(app.clone(), Type::TEXT)
+                        .bind(me.to_string(), Type::TEXT)
+                        .bind(lease_s, Type::FLOAT8)
+                        .bind(COMMAND_RUN_TOKEN, Type::INT8)
+                        .bind(runtime_id.clone(), Type::TEXT)
+                        .bind(host.to_string(), Type::TEXT)
+                        .bind(RunStatus::Running.value(), Type::INT4),
+                    );
+                    started = Some(Claimed {
+                        run_id,
+                        app_id: app.clone(),
+                        scheduled_time: NaiveDateTime::default(),
+                        kind: ScheduledRunKind::Command,
+                        token: COMMAND_RUN_TOKEN,
+                        command: command.command.clone().unwrap_or_default(),
+                        working_dir: command.working_dir.clone(),
+                        stop_timeout: command.stop_timeout,
+                        runtime_id: Some(runtime_id),
+                    });
+                } else {
+                    // Waits as a due run (claimed by a scheduling pass) until the stopped runs are gone.
+                    steps.push(
+                        Step::new(format!("INSERT INTO scheduled_runs (id, app_id, scheduled_time, kind, state, fencing_token) VALUES ($1, $2, {NOW_UTC}, 'command', 'due', $3)"))
+                            .bind(run_id, Type::INT8)
+                            .bind(app.clone(), Type::TEXT)
+                            .bind(COMMAND_RUN_TOKEN, Type::INT8),
+                    );
+                }
+            }
+            CommandEffect::Stop => {
+                steps.push(request_stop_step(&app, RuntimeExitCode::CmdStop));
+                steps.push(skip_waiting_step(&app, "stopped by command"));
+                steps.push(Step::new("UPDATE apps SET run_status = $2 WHERE app = $1").bind(app.clone(), Type::TEXT).bind(RunStatus::Stopped.value(), Type::INT4));
+            }
+            CommandEffect::Enable => {
+                steps.push(
+                    Step::new("UPDATE apps SET disable = false, fatal_flag = NULL, fatal_msg = NULL, fatal_time = NULL, next_run = NULL WHERE app = $1").bind(app.clone(), Type::TEXT),
+                );
+            }
+            CommandEffect::Disable => {
+                steps.push(Step::new("UPDATE apps SET disable = true, next_run = NULL WHERE app = $1").bind(app.clone(), Type::TEXT));
+                steps.push(request_stop_step(&app, RuntimeExitCode::CmdDisable));
+                steps.push(skip_waiting_step(&app, "app disabled"));
+            }
+        }
+        steps.push(
+            Step::new(format!(
+                "WITH flagged AS (UPDATE apps SET cmd_flag = $2, cmd_exec = {NOW_UTC} WHERE app = $1 RETURNING cmd_exec)
+                 INSERT INTO command_log (app_id, cmd_by, cmd_name, cmd_time, cmd_flag, cmd_exec, cmd_reason) SELECT $1, $3, $4, $5, $2, cmd_exec, $6 FROM flagged"
+            ))
+            .bind(app.clone(), Type::TEXT)
+            .bind(decision.flag.value(), Type::INT4)
+            .bind(command.by.clone(), Type::TEXT)
+            .bind(command.name.key().to_string(), Type::TEXT)
+            .bind(command.time, Type::TIMESTAMP)
+            .bind(decision.reason.clone(), Type::TEXT),
+        );
+        outcomes.push((CommandOutcome { command, decision, started }, run_step));
+    }
+    steps.push(Step::new("COMMIT"));
+    let answers = match pipeline(client, &steps).await {
+        Ok(answers) => answers,
+        Err(error) => {
+            // A failed statement already made COMMIT roll back; after a broken
+            // pipeline, make sure no transaction stays open.
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(error);
+        }
+    };
+    outcomes
+        .into_iter()
+        .map(|(mut outcome, run_step)| {
+            if let (Some(run), Some(step)) = (outcome.started.as_mut(), run_step) {
+                let row = answers[step].first().ok_or_else(|| StoreError::Data(format!("the command run of app {} was not written", run.app_id)))?;
+                run.scheduled_time = row.get(0);
+            }
+            Ok(outcome)
         })
         .collect()
 }
 
-/// Carries out one locked command: its effect on the app and its runs, the
-/// command's flag and execution time, and its `command_log` row. Returns the
-/// run to start now, if the command claimed one.
-pub async fn execute_command(tx: &Transaction<'_>, command: &PendingCommand, me: &str, lease: Duration) -> Result<(CmdFlag, String, Option<Claimed>), StoreError> {
-    let app = &command.app_id;
-    let active: i64 = tx.query_one("SELECT count(*) FROM scheduled_runs WHERE app_id = $1 AND state IN ('claimed', 'running')", &[app]).await?.get(0);
-    let apps = [app.clone()];
-    let mut claimed = None;
-    let (flag, reason) = match command.name {
-        CmdName::Start | CmdName::Restart if command.disabled => (CmdFlag::NotExecuted, "the app is disabled; enable it first".to_string()),
-        CmdName::Start | CmdName::Restart if command.command.is_none() => {
-            (CmdFlag::NotExecuted, "the app has no command registered; register it from a manifest (dcctl register)".to_string())
-        }
-        CmdName::Start if active > 0 && command.overlap == OverlapPolicy::Forbid => {
-            (CmdFlag::NotExecuted, format!("the app is already running ({active} run(s)) and its overlap policy is forbid; use restart"))
-        }
-        CmdName::Start | CmdName::Restart => {
-            let stop_code = if command.name == CmdName::Start { RuntimeExitCode::CmdStart } else { RuntimeExitCode::CmdReset };
-            let must_stop = active > 0 && (command.name == CmdName::Restart || command.overlap == OverlapPolicy::Replace);
-            if must_stop {
-                request_stop(tx, &apps, stop_code).await?;
-            }
-            // With nothing to wait for, this manager claims the run itself and starts it at once.
-            let claim_now = !must_stop || command.overlap == OverlapPolicy::Allow;
-            let row = tx
-                .query_one(
-                    &format!(
-                        "INSERT INTO scheduled_runs (app_id, scheduled_time, kind, state, lease_owner, lease_expires, heartbeat, fencing_token)
-                         VALUES ($1, {NOW_UTC}, 'command', $2, $3, CASE WHEN $4 THEN {NOW_UTC} + make_interval(secs => $5) END, CASE WHEN $4 THEN {NOW_UTC} END, 1)
-                         RETURNING id, scheduled_time, fencing_token"
-                    ),
-                    &[
-                        app,
-                        &if claim_now { ScheduledRunState::Claimed.value() } else { ScheduledRunState::Due.value() },
-                        &if claim_now { Some(me) } else { None },
-                        &claim_now,
-                        &lease.as_secs_f64(),
-                    ],
-                )
-                .await?;
-            if claim_now {
-                claimed = Some(Claimed {
-                    run_id: row.get(0),
-                    app_id: app.clone(),
-                    scheduled_time: row.get(1),
-                    kind: ScheduledRunKind::Command,
-                    token: row.get(2),
-                    command: command.command.clone().unwrap_or_default(),
-                    working_dir: command.working_dir.clone(),
-                    stop_timeout: command.stop_timeout,
-                });
-            }
-            let what = if must_stop { "stopping the running run, then starting" } else { "starting" };
-            (CmdFlag::Executed, what.to_string())
-        }
-        CmdName::Stop if active == 0 => (CmdFlag::NotExecuted, "the app is not running".to_string()),
-        CmdName::Stop => {
-            request_stop(tx, &apps, RuntimeExitCode::CmdStop).await?;
-            skip_waiting(tx, app, "stopped by command").await?;
-            tx.execute("UPDATE apps SET run_status = $2 WHERE app = $1", &[app, &RunStatus::Stopped.value()]).await?;
-            (CmdFlag::Executed, format!("stopping {active} run(s)"))
-        }
-        CmdName::Enable => {
-            tx.execute("UPDATE apps SET disable = false, fatal_flag = NULL, fatal_msg = NULL, fatal_time = NULL, next_run = NULL WHERE app = $1", &[app])
-                .await?;
-            (CmdFlag::Executed, "enabled; the schedule resumes from now".to_string())
-        }
-        CmdName::Disable => {
-            tx.execute("UPDATE apps SET disable = true, next_run = NULL WHERE app = $1", &[app]).await?;
-            request_stop(tx, &apps, RuntimeExitCode::CmdDisable).await?;
-            skip_waiting(tx, app, "app disabled").await?;
-            (CmdFlag::Executed, if active > 0 { format!("disabled; stopping {active} run(s)") } else { "disabled".to_string() })
-        }
-    };
-    let exec: NaiveDateTime = tx
-        .query_one(&format!("UPDATE apps SET cmd_flag = $2, cmd_exec = {NOW_UTC} WHERE app = $1 RETURNING cmd_exec"), &[app, &flag.value()])
-        .await?
-        .get(0);
-    tx.execute(
-        "INSERT INTO command_log (app_id, cmd_by, cmd_name, cmd_time, cmd_flag, cmd_exec, cmd_reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[app, &command.by, &command.name.key(), &command.time, &flag.value(), &exec, &reason],
-    )
-    .await?;
-    Ok((flag, reason, claimed))
+/// The fencing token of a run a command created (claimed once, at its insert).
+const COMMAND_RUN_TOKEN: i64 = 1;
+
+/// [`request_stop`] for one app as a pipeline step; owners are woken only if something is to stop.
+fn request_stop_step(app_id: &str, code: RuntimeExitCode) -> Step {
+    Step::new(format!(
+        "WITH stopping AS (
+           UPDATE scheduled_runs SET stop_requested = $2 WHERE app_id = $1 AND state IN {ACTIVE_STATES} AND stop_requested IS NULL RETURNING id
+         )
+         SELECT pg_notify('{CHANNEL}', 'stop')::text FROM (SELECT 1 FROM stopping LIMIT 1) s"
+    ))
+    .bind(app_id.to_string(), Type::TEXT)
+    .bind(code.value(), Type::INT4)
 }
 
-async fn skip_waiting(tx: &Transaction<'_>, app_id: &str, reason: &str) -> Result<(), StoreError> {
-    tx.execute(
-        &format!("UPDATE scheduled_runs SET state = 'skipped', reason = $2, ended_at = {NOW_UTC} WHERE app_id = $1 AND state = 'due'"),
-        &[&app_id, &reason],
-    )
-    .await?;
-    Ok(())
+/// The app's due runs skipped (a stop or disable command), as a pipeline step.
+fn skip_waiting_step(app_id: &str, reason: &str) -> Step {
+    Step::new(format!("UPDATE scheduled_runs SET state = 'skipped', reason = $2, ended_at = {NOW_UTC} WHERE app_id = $1 AND state = 'due'"))
+        .bind(app_id.to_string(), Type::TEXT)
+        .bind(reason.to_string(), Type::TEXT)
 }
 
 /// A fatal app whose alert is not sent yet.
@@ -841,4 +1110,55 @@ pub async fn recent_runs(client: &Client, app_id: &str, limit: i64) -> Result<Ve
             reason: row.get(7),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(name: CmdName, active: i64, overlap: OverlapPolicy) -> PendingCommand {
+        PendingCommand {
+            app_id: "a".into(),
+            name,
+            by: None,
+            time: None,
+            disabled: false,
+            overlap,
+            command: Some("true".into()),
+            working_dir: None,
+            stop_timeout: Duration::from_secs(1),
+            active,
+            reserved_run_id: 7,
+        }
+    }
+
+    #[test]
+    fn start_claims_at_once_unless_it_must_wait_for_a_stop() {
+        let start = |active, overlap| decide_command(&command(CmdName::Start, active, overlap)).effect;
+        assert_eq!(start(0, OverlapPolicy::Forbid), CommandEffect::Start { stop_first: None, start_now: true });
+        assert_eq!(start(1, OverlapPolicy::Allow), CommandEffect::Start { stop_first: None, start_now: true });
+        assert_eq!(start(1, OverlapPolicy::Replace), CommandEffect::Start { stop_first: Some(RuntimeExitCode::CmdStart), start_now: false });
+        let forbid = decide_command(&command(CmdName::Start, 1, OverlapPolicy::Forbid));
+        assert_eq!((forbid.flag, forbid.effect), (CmdFlag::NotExecuted, CommandEffect::Refused));
+        assert!(forbid.reason.contains("use restart"), "{}", forbid.reason);
+        let restart = |overlap| decide_command(&command(CmdName::Restart, 1, overlap)).effect;
+        assert_eq!(restart(OverlapPolicy::Forbid), CommandEffect::Start { stop_first: Some(RuntimeExitCode::CmdReset), start_now: false });
+        // allow: the old run is stopped, and the new one does not wait for it.
+        assert_eq!(restart(OverlapPolicy::Allow), CommandEffect::Start { stop_first: Some(RuntimeExitCode::CmdReset), start_now: true });
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let mut disabled = command(CmdName::Start, 0, OverlapPolicy::Forbid);
+        disabled.disabled = true;
+        assert_eq!(decide_command(&disabled).reason, "the app is disabled; enable it first");
+        let mut no_command = command(CmdName::Restart, 0, OverlapPolicy::Forbid);
+        no_command.command = None;
+        assert!(decide_command(&no_command).reason.contains("dcctl register"));
+        let stop = decide_command(&command(CmdName::Stop, 0, OverlapPolicy::Forbid));
+        assert_eq!((stop.flag, stop.reason.as_str()), (CmdFlag::NotExecuted, "the app is not running"));
+        assert_eq!(decide_command(&command(CmdName::Stop, 2, OverlapPolicy::Forbid)).effect, CommandEffect::Stop);
+        assert_eq!(decide_command(&command(CmdName::Disable, 0, OverlapPolicy::Forbid)).reason, "disabled");
+        assert_eq!(decide_command(&command(CmdName::Enable, 0, OverlapPolicy::Forbid)).effect, CommandEffect::Enable);
+    }
 }

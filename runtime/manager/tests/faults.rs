@@ -57,6 +57,36 @@ fn a_manager_killed_elsewhere_is_rescued_within_one_lease() {
     assert!(rescued < Duration::from_secs(2) + Duration::from_millis(1500), "rescued after {rescued:?}: more than one lease (2 s) and a poll");
 }
 
+/// The only manager dies with SIGKILL while its app runs; a manager started
+/// afterwards on this host reconciles at start-up: the run is recorded as an
+/// orphan at its first pass (the dead owner's process is gone; no lease to
+/// wait for) and the app's processes are killed.
+#[test]
+fn a_manager_started_after_a_crash_reconciles_at_start_up() {
+    let db = TestDb::new("startup_reconcile");
+    db.register(&format!("apps:\n{}", app("left", "sleep 600 & sleep 600 & wait", "")));
+    let id = db.app_id("fault", "mgr", "left");
+    // A long lease: only the start-up reconciliation can explain a quick rescue.
+    let mut a = db.manager(&["--lease-s", "60"]);
+    assert!(db.dcctl(&["start", "fault/mgr/left"]).status.success());
+    wait_for(Duration::from_secs(10), "the run's pid", || {
+        db.count(&format!("SELECT count(*) FROM scheduled_runs WHERE app_id = '{id}' AND state = 'running' AND pid IS NOT NULL")) == 1
+    });
+    let runtime_id = db.value(&format!("SELECT runtime_id FROM scheduled_runs WHERE app_id = '{id}' AND state = 'running'"));
+    wait_for(Duration::from_secs(5), "the app's processes", || processes_of_run(&runtime_id).len() >= 3);
+    a.sigkill();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(db.count(&format!("SELECT count(*) FROM scheduled_runs WHERE app_id = '{id}' AND state = 'running'")), 1, "the row still says running");
+    assert!(!processes_of_run(&runtime_id).is_empty(), "the app outlived its manager");
+    let b = db.manager(&["--lease-s", "60"]);
+    wait_for(Duration::from_secs(15), "the orphan recorded at start-up", || {
+        db.count(&format!("SELECT count(*) FROM runtime WHERE runtime = '{runtime_id}' AND exit_code = 2 AND end_time IS NOT NULL")) == 1
+    });
+    wait_for(Duration::from_secs(2), "the orphan's processes to end", || processes_of_run(&runtime_id).is_empty());
+    assert_eq!(db.query(&format!("SELECT state, reason LIKE 'orphan: its manager % is gone (% process(es) killed here)' FROM scheduled_runs WHERE app_id = '{id}'"))[0], ["done", "t"], "{}", b.log_text());
+    assert_eq!(db.query(&format!("SELECT run_status, app_pids IS NULL FROM apps WHERE app = '{id}'"))[0], ["0", "t"]);
+}
+
 /// PostgreSQL stops for longer than a lease while runs are in flight and
 /// some end: when it is back, each owner records its runs' real ends
 /// (nothing lost, nothing taken as an orphan by the other manager), and

@@ -376,7 +376,62 @@ fn output_that_is_not_utf8_or_has_no_newlines_is_drained_and_the_app_finishes() 
     wait_for(Duration::from_secs(15), "the run to finish", || db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{id}' AND exit_code = 0")) == 1);
     wait_for(Duration::from_secs(5), "the output in the manager's log", || manager.log_text().contains("last line"));
     let log = manager.log_text();
+    // Every line carries the app's id and its run's id (what the logging pipeline files it under).
+    let runtime_id = db.value(&format!("SELECT runtime FROM runtime WHERE app_id = '{id}'"));
+    assert_eq!(runtime_id.len(), 64);
+    let line_of = |text: &str| log.lines().find(|l| l.contains(text)).unwrap_or_else(|| panic!("no line `{text}` in:\n{log}")).to_string();
+    for (text, stream) in [("last line", "stdout"), ("on-stderr", "stderr")] {
+        let line = line_of(text);
+        assert!(line.contains(&format!("app_id=\"{id}\"")) && line.contains(&format!("runtime_id=\"{runtime_id}\"")), "a line without its app and runtime ids: {line}");
+        assert!(line.contains(&format!("stream=\"{stream}\"")), "{line}");
+    }
     assert!(log.contains("bad \u{FFFD}\u{FFFD} bytes"), "invalid bytes are replaced, not the end of the output");
     assert!(log.contains("on-stderr"));
     assert!(log.lines().filter(|l| l.contains(&"x".repeat(1000))).count() >= 4, "the long line arrives in pieces");
+}
+
+/// With the notification lost (here: the trigger that sends it is gone),
+/// a command written by SQL is still executed, found by the fallback poll.
+#[test]
+fn a_command_whose_notification_is_lost_is_found_by_the_poll() {
+    let db = TestDb::new("lost_notify");
+    db.register(&format!("apps:\n{}", app("quiet", "true", "")));
+    let id = db.app_id("test", "mgr", "quiet");
+    let manager = db.manager(&["--poll-ms", "300"]);
+    wait_for(Duration::from_secs(20), "the manager's trigger", || db.count("SELECT count(*) FROM pg_trigger WHERE tgname = 'dc_manager_command'") == 1);
+    db.execute("DROP TRIGGER dc_manager_command ON apps");
+    db.execute(&format!("UPDATE apps SET cmd_name = 1, cmd_by = 'psql', cmd_time = timezone('utc', now()), cmd_flag = 0 WHERE app = '{id}'"));
+    wait_for(Duration::from_secs(10), "the run the command started", || db.count(&format!("SELECT count(*) FROM runtime WHERE app_id = '{id}' AND exit_code = 0")) == 1);
+    assert_eq!(db.count("SELECT count(*) FROM pg_trigger WHERE tgname = 'dc_manager_command'"), 0, "no notification could have been sent");
+    assert_eq!(db.query(&format!("SELECT cmd_flag, cmd_exec IS NOT NULL FROM apps WHERE app = '{id}'"))[0], ["1", "t"], "{}", manager.log_text());
+    assert_eq!(db.count(&format!("SELECT count(*) FROM command_log WHERE app_id = '{id}' AND cmd_name = 'start' AND cmd_flag = 1")), 1);
+}
+
+/// Three managers hear the same notifications: every command of a burst
+/// (one SQL UPDATE over 20 apps) is executed by exactly one of them, once,
+/// and starts exactly one run.
+#[test]
+fn each_command_is_executed_once_by_one_of_three_managers() {
+    let db = TestDb::new("cmd_once");
+    let apps = 20;
+    let mut manifest = String::from("apps:\n");
+    for n in 0..apps {
+        manifest.push_str(&app(&format!("c{n}"), "true", ""));
+    }
+    db.register(&manifest);
+    let managers: Vec<ManagerProcess> = (0..3).map(|_| db.manager(&[])).collect();
+    wait_for(Duration::from_secs(20), "the managers' trigger", || db.count("SELECT count(*) FROM pg_trigger WHERE tgname = 'dc_manager_command'") == 1);
+    std::thread::sleep(Duration::from_millis(500));
+    db.execute("UPDATE apps SET cmd_name = 1, cmd_by = 'burst', cmd_time = timezone('utc', now()), cmd_flag = 0 WHERE group_name = 'test'");
+    wait_for(Duration::from_secs(20), "every run of the burst", || db.count("SELECT count(*) FROM runtime WHERE exit_code = 0") >= apps);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(db.count("SELECT count(*) FROM runtime"), apps, "one run per command");
+    assert_eq!(db.count("SELECT count(*) FROM command_log WHERE cmd_by = 'burst' AND cmd_flag = 1 AND cmd_exec IS NOT NULL"), apps, "one log row per command");
+    assert_eq!(db.count("SELECT count(DISTINCT app_id) FROM command_log"), apps);
+    assert_eq!(db.count("SELECT count(*) FROM apps WHERE cmd_flag <> 1"), 0);
+    assert_eq!(db.count("SELECT count(*) FROM scheduled_runs WHERE kind = 'command' AND state = 'done'"), apps);
+    // The burst was shared, or at least taken without waiting on each other: each run names its manager.
+    let owners = db.count("SELECT count(DISTINCT manager_id) FROM runtime");
+    eprintln!("{apps} commands executed by {owners} manager(s)");
+    drop(managers);
 }

@@ -41,7 +41,12 @@ fn seconds(value: f64, name: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).with_target(false).init();
+    // Colours only on a terminal: a log file or a collector gets plain `key="value"` fields.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
     let args = Args::parse();
     let mut config = Config::new(DatabaseUrl::new(args.database_url));
     let settings = (|| -> Result<(), String> {
