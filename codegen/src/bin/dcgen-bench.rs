@@ -18,6 +18,12 @@ use timing::{median, ms};
 
 const RUNS: usize = 7;
 
+/// The allocator of every dcgen binary: generation builds and drops millions of small
+/// strings and syntax nodes on several threads, where glibc's malloc spent about a
+/// third of the CPU in its free lists (BENCHMARKS.md, "Generation").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
     let synthetic = tempfile::tempdir().expect("tempdir");
