@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 
 mod hash_cmd;
 
+/// The allocator of every dcgen binary: generation builds and drops millions of small
+/// strings and syntax nodes on several threads, where glibc's malloc spent about a
+/// third of the CPU in its free lists (BENCHMARKS.md, "Generation").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "dcgen", version, about = "Schema-as-code: YAML spec → Diesel crate, PostgreSQL and SQL Server migrations, docs")]
 struct Cli {

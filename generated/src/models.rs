@@ -47,27 +47,19 @@ pub struct AppDbObjects {
 }
 /// A new row of `app_db_objects`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`AppDbObjects`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::app_db_objects)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewAppDbObjects {
-    /// Hash ID of the app
     pub app_id: Option<String>,
-    /// Database type (Postgres, MsSQL)
     pub server_type: Option<String>,
-    /// Server hostname
     pub server_name: Option<String>,
-    /// Server IP address
     pub server_ip: Option<String>,
-    /// Database name
     pub database_name: Option<String>,
-    /// Schema name
     pub database_schema: Option<String>,
-    /// Table/view/procedure name
     pub object_name: Option<String>,
-    /// Object type: table, view, function, procedure
     pub object_type: Option<String>,
-    /// When this object was last accessed
     pub last_use_date: Option<chrono::NaiveDateTime>,
 }
 impl NewAppDbObjects {
@@ -98,6 +90,7 @@ impl serde::Serialize for NewAppDbObjects {
     }
 }
 /// Changes to a `app_db_objects` row: `None` leaves a column as it is.
+/// Each column is documented on [`AppDbObjects`].
 #[derive(
     Debug,
     Clone,
@@ -110,27 +103,16 @@ impl serde::Serialize for NewAppDbObjects {
 #[diesel(table_name = crate::schema::app_db_objects)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct AppDbObjectsChangeset {
-    /// Hash ID of the app
     pub app_id: Option<Option<String>>,
-    /// Database type (Postgres, MsSQL)
     pub server_type: Option<Option<String>>,
-    /// Server hostname
     pub server_name: Option<Option<String>>,
-    /// Server IP address
     pub server_ip: Option<Option<String>>,
-    /// Database name
     pub database_name: Option<Option<String>>,
-    /// Schema name
     pub database_schema: Option<Option<String>>,
-    /// Table/view/procedure name
     pub object_name: Option<Option<String>>,
-    /// Object type: table, view, function, procedure
     pub object_type: Option<Option<String>>,
-    /// When this object was last accessed
     pub last_use_date: Option<Option<chrono::NaiveDateTime>>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Function registry populated automatically by @fun_watch on first invocation. Provides a stable inventory of all decorated functions across the framework - one row per unique function per app.
@@ -173,21 +155,16 @@ pub struct AppFunctions {
 }
 /// A new row of `app_functions`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`AppFunctions`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::app_functions)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewAppFunctions {
-    /// Hash of (app_id + function_name) - stable function identity
     pub function_hash: Option<String>,
-    /// Decorated function/method name
     pub function_name: Option<String>,
-    /// Module path where function is defined
     pub filepath: Option<String>,
-    /// Owning application
     pub app_id: Option<String>,
-    /// First time this function was registered
     pub first_seen: Option<chrono::NaiveDateTime>,
-    /// Most recent invocation timestamp
     pub last_seen: Option<chrono::NaiveDateTime>,
 }
 impl NewAppFunctions {
@@ -215,6 +192,7 @@ impl serde::Serialize for NewAppFunctions {
     }
 }
 /// Changes to a `app_functions` row: `None` leaves a column as it is.
+/// Each column is documented on [`AppFunctions`].
 #[derive(
     Debug,
     Clone,
@@ -227,21 +205,13 @@ impl serde::Serialize for NewAppFunctions {
 #[diesel(table_name = crate::schema::app_functions)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct AppFunctionsChangeset {
-    /// Hash of (app_id + function_name) - stable function identity
     pub function_hash: Option<Option<String>>,
-    /// Decorated function/method name
     pub function_name: Option<Option<String>>,
-    /// Module path where function is defined
     pub filepath: Option<Option<String>>,
-    /// Owning application
     pub app_id: Option<Option<String>>,
-    /// First time this function was registered
     pub first_seen: Option<Option<chrono::NaiveDateTime>>,
-    /// Most recent invocation timestamp
     pub last_seen: Option<Option<chrono::NaiveDateTime>>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Logical grouping for applications (e.g., by country or department).
@@ -274,11 +244,11 @@ pub struct AppGroups {
 }
 /// A new row of `app_groups`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`AppGroups`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::app_groups)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewAppGroups {
-    /// Group name (e.g., "croatia", "serbia")
     pub name: Option<String>,
 }
 impl NewAppGroups {
@@ -301,6 +271,7 @@ impl serde::Serialize for NewAppGroups {
     }
 }
 /// Changes to a `app_groups` row: `None` leaves a column as it is.
+/// Each column is documented on [`AppGroups`].
 #[derive(
     Debug,
     Clone,
@@ -313,11 +284,8 @@ impl serde::Serialize for NewAppGroups {
 #[diesel(table_name = crate::schema::app_groups)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct AppGroupsChangeset {
-    /// Group name (e.g., "croatia", "serbia")
     pub name: Option<Option<String>>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Parent/service grouping within an AppGroup. Represents a logical service containing one or more apps.
@@ -354,15 +322,13 @@ pub struct AppParents {
 }
 /// A new row of `app_parents`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`AppParents`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::app_parents)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewAppParents {
-    /// Hash identifier for the parent
     pub parent: Option<String>,
-    /// Parent name (e.g., "fina", "apr")
     pub name: String,
-    /// Group this parent belongs to
     pub group_name: String,
 }
 impl NewAppParents {
@@ -387,6 +353,7 @@ impl serde::Serialize for NewAppParents {
     }
 }
 /// Changes to a `app_parents` row: `None` leaves a column as it is.
+/// Each column is documented on [`AppParents`].
 #[derive(
     Debug,
     Clone,
@@ -399,11 +366,8 @@ impl serde::Serialize for NewAppParents {
 #[diesel(table_name = crate::schema::app_parents)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct AppParentsChangeset {
-    /// Hash identifier for the parent
     pub parent: Option<Option<String>>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// How the manager runs an app: the command, its schedule and policies. One row per app, registered from a manifest (dcctl register).
@@ -454,34 +418,25 @@ pub struct AppSchedules {
 }
 /// A new row of `app_schedules`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`AppSchedules`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::app_schedules)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewAppSchedules {
-    /// The app (apps.app)
     pub app_id: String,
-    /// Shell command line the manager runs (sh -c) for each run
     pub command: String,
-    /// Directory the command runs in (NULL: the manager's own)
     pub working_dir: Option<String>,
-    /// A cron expression (5 or 6 fields, e.g. "0 2 * * *") or a fixed interval ("every 15m"); NULL: only on command
     pub schedule: Option<String>,
-    /// IANA time zone the cron expression is read in (e.g. Europe/Berlin)
     /// `None` lets the database default apply.
     pub time_zone: Option<String>,
-    /// What a due run does while an earlier run still runs (enum: OverlapPolicy)
     /// `None` lets the database default apply.
     pub overlap: Option<crate::enums::OverlapPolicy>,
-    /// What happens to runs that could not start on time (enum: MissedRunPolicy)
     /// `None` lets the database default apply.
     pub missed_run: Option<crate::enums::MissedRunPolicy>,
-    /// With missed_run run_all: late runs older than this many seconds are skipped
     /// `None` lets the database default apply.
     pub run_all_deadline_s: Option<i32>,
-    /// Consecutive failed runs that make the app fatal (disabled, one alert)
     /// `None` lets the database default apply.
     pub failure_threshold: Option<i32>,
-    /// Seconds between SIGTERM and SIGKILL when a run is stopped
     /// `None` lets the database default apply.
     pub stop_timeout_s: Option<i32>,
 }
@@ -514,6 +469,7 @@ impl serde::Serialize for NewAppSchedules {
     }
 }
 /// Changes to a `app_schedules` row: `None` leaves a column as it is.
+/// Each column is documented on [`AppSchedules`].
 #[derive(
     Debug,
     Clone,
@@ -526,29 +482,17 @@ impl serde::Serialize for NewAppSchedules {
 #[diesel(table_name = crate::schema::app_schedules)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct AppSchedulesChangeset {
-    /// The app (apps.app)
     pub app_id: Option<String>,
-    /// Shell command line the manager runs (sh -c) for each run
     pub command: Option<String>,
-    /// Directory the command runs in (NULL: the manager's own)
     pub working_dir: Option<Option<String>>,
-    /// A cron expression (5 or 6 fields, e.g. "0 2 * * *") or a fixed interval ("every 15m"); NULL: only on command
     pub schedule: Option<Option<String>>,
-    /// IANA time zone the cron expression is read in (e.g. Europe/Berlin)
     pub time_zone: Option<String>,
-    /// What a due run does while an earlier run still runs (enum: OverlapPolicy)
     pub overlap: Option<crate::enums::OverlapPolicy>,
-    /// What happens to runs that could not start on time (enum: MissedRunPolicy)
     pub missed_run: Option<crate::enums::MissedRunPolicy>,
-    /// With missed_run run_all: late runs older than this many seconds are skipped
     pub run_all_deadline_s: Option<i32>,
-    /// Consecutive failed runs that make the app fatal (disabled, one alert)
     pub failure_threshold: Option<i32>,
-    /// Seconds between SIGTERM and SIGKILL when a run is stopped
     pub stop_timeout_s: Option<i32>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Core table tracking individual application configurations and runtime states.
@@ -627,62 +571,39 @@ pub struct Apps {
 }
 /// A new row of `apps`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`Apps`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::apps)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewApps {
-    /// SHA hash identifier for the app
     pub app: Option<String>,
-    /// Group name
     pub group_name: String,
-    /// Parent name
     pub parent_name: String,
-    /// Application name
     pub app_name: String,
-    /// Link to parent
     pub parent_id: Option<String>,
-    /// Timestamp of last app run
     pub last_run: Option<chrono::NaiveDateTime>,
-    /// Timestamp of next scheduled run
     pub next_run: Option<chrono::NaiveDateTime>,
-    /// List of process IDs connected to app
     pub app_pids: Option<String>,
-    /// Current run state (enum: RunStatus)
     /// `None` lets the database default apply.
     pub run_status: Option<crate::enums::RunStatus>,
-    /// Total items to process in current loop
     pub task_size: Option<i32>,
-    /// Completion percentage (0-100)
     pub progress: Option<i32>,
-    /// Successfully processed items in current loop
     /// `None` lets the database default apply.
     pub solved: Option<i32>,
-    /// Items that ended with error in current loop
     /// `None` lets the database default apply.
     pub failed: Option<i32>,
-    /// Fatal error state (enum: FatalFlag)
     pub fatal_flag: Option<crate::enums::FatalFlag>,
-    /// Reason for fatal status
     pub fatal_msg: Option<String>,
-    /// When fatal flag was set
     pub fatal_time: Option<chrono::NaiveDateTime>,
-    /// Link to runtime metadata
     pub runtime_id: Option<String>,
-    /// User who issued last command
     pub cmd_by: Option<String>,
-    /// Last command (enum: CmdName)
     pub cmd_name: Option<crate::enums::CmdName>,
-    /// When command was issued
     pub cmd_time: Option<chrono::NaiveDateTime>,
-    /// Command status (enum: CmdFlag)
     /// `None` lets the database default apply.
     pub cmd_flag: Option<crate::enums::CmdFlag>,
-    /// When command was executed
     pub cmd_exec: Option<chrono::NaiveDateTime>,
-    /// Whether app is disabled
     /// `None` lets the database default apply.
     pub disable: Option<bool>,
-    /// Estimated time of completion, updated during runtime
     pub eta: Option<chrono::NaiveDateTime>,
 }
 impl NewApps {
@@ -728,6 +649,7 @@ impl serde::Serialize for NewApps {
     }
 }
 /// Changes to a `apps` row: `None` leaves a column as it is.
+/// Each column is documented on [`Apps`].
 #[derive(
     Debug,
     Clone,
@@ -740,51 +662,28 @@ impl serde::Serialize for NewApps {
 #[diesel(table_name = crate::schema::apps)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct AppsChangeset {
-    /// SHA hash identifier for the app
     pub app: Option<Option<String>>,
-    /// Link to parent
     pub parent_id: Option<Option<String>>,
-    /// Timestamp of last app run
     pub last_run: Option<Option<chrono::NaiveDateTime>>,
-    /// Timestamp of next scheduled run
     pub next_run: Option<Option<chrono::NaiveDateTime>>,
-    /// List of process IDs connected to app
     pub app_pids: Option<Option<String>>,
-    /// Current run state (enum: RunStatus)
     pub run_status: Option<Option<crate::enums::RunStatus>>,
-    /// Total items to process in current loop
     pub task_size: Option<Option<i32>>,
-    /// Completion percentage (0-100)
     pub progress: Option<Option<i32>>,
-    /// Successfully processed items in current loop
     pub solved: Option<Option<i32>>,
-    /// Items that ended with error in current loop
     pub failed: Option<Option<i32>>,
-    /// Fatal error state (enum: FatalFlag)
     pub fatal_flag: Option<Option<crate::enums::FatalFlag>>,
-    /// Reason for fatal status
     pub fatal_msg: Option<Option<String>>,
-    /// When fatal flag was set
     pub fatal_time: Option<Option<chrono::NaiveDateTime>>,
-    /// Link to runtime metadata
     pub runtime_id: Option<Option<String>>,
-    /// User who issued last command
     pub cmd_by: Option<Option<String>>,
-    /// Last command (enum: CmdName)
     pub cmd_name: Option<Option<crate::enums::CmdName>>,
-    /// When command was issued
     pub cmd_time: Option<Option<chrono::NaiveDateTime>>,
-    /// Command status (enum: CmdFlag)
     pub cmd_flag: Option<Option<crate::enums::CmdFlag>>,
-    /// When command was executed
     pub cmd_exec: Option<Option<chrono::NaiveDateTime>>,
-    /// Whether app is disabled
     pub disable: Option<Option<bool>>,
-    /// Estimated time of completion, updated during runtime
     pub eta: Option<Option<chrono::NaiveDateTime>>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Execution state of a command sent to an app
@@ -815,13 +714,12 @@ pub struct CCmdFlags {
 }
 /// A new row of `c_cmd_flags`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`CCmdFlags`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_cmd_flags)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCCmdFlags {
-    /// Enum value (not auto-increment), unique
     pub id: i32,
-    /// Human-readable label from enum
     pub description: String,
 }
 impl NewCCmdFlags {
@@ -845,6 +743,7 @@ impl serde::Serialize for NewCCmdFlags {
     }
 }
 /// Changes to a `c_cmd_flags` row: `None` leaves a column as it is.
+/// Each column is documented on [`CCmdFlags`].
 #[derive(
     Debug,
     Clone,
@@ -857,11 +756,8 @@ impl serde::Serialize for NewCCmdFlags {
 #[diesel(table_name = crate::schema::c_cmd_flags)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CCmdFlagsChangeset {
-    /// Human-readable label from enum
     pub description: Option<String>,
-    /// Hash for merge() consistency
     pub sha: Option<Option<String>>,
-    /// NULL = active, timestamp = deprecated
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Commands the orchestration manager accepts
@@ -892,13 +788,12 @@ pub struct CCmdList {
 }
 /// A new row of `c_cmd_list`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`CCmdList`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_cmd_list)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCCmdList {
-    /// Enum value (not auto-increment), unique
     pub id: i32,
-    /// Human-readable label from enum
     pub description: String,
 }
 impl NewCCmdList {
@@ -922,6 +817,7 @@ impl serde::Serialize for NewCCmdList {
     }
 }
 /// Changes to a `c_cmd_list` row: `None` leaves a column as it is.
+/// Each column is documented on [`CCmdList`].
 #[derive(
     Debug,
     Clone,
@@ -934,11 +830,8 @@ impl serde::Serialize for NewCCmdList {
 #[diesel(table_name = crate::schema::c_cmd_list)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CCmdListChangeset {
-    /// Human-readable label from enum
     pub description: Option<String>,
-    /// Hash for merge() consistency
     pub sha: Option<Option<String>>,
-    /// NULL = active, timestamp = deprecated
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Fatal error state of an app
@@ -969,13 +862,12 @@ pub struct CFatalFlags {
 }
 /// A new row of `c_fatal_flags`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`CFatalFlags`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_fatal_flags)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCFatalFlags {
-    /// Enum value (not auto-increment), unique
     pub id: i32,
-    /// Human-readable label from enum
     pub description: String,
 }
 impl NewCFatalFlags {
@@ -999,6 +891,7 @@ impl serde::Serialize for NewCFatalFlags {
     }
 }
 /// Changes to a `c_fatal_flags` row: `None` leaves a column as it is.
+/// Each column is documented on [`CFatalFlags`].
 #[derive(
     Debug,
     Clone,
@@ -1011,11 +904,8 @@ impl serde::Serialize for NewCFatalFlags {
 #[diesel(table_name = crate::schema::c_fatal_flags)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CFatalFlagsChangeset {
-    /// Human-readable label from enum
     pub description: Option<String>,
-    /// Hash for merge() consistency
     pub sha: Option<Option<String>>,
-    /// NULL = active, timestamp = deprecated
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Python logging levels
@@ -1046,13 +936,12 @@ pub struct CLogLevel {
 }
 /// A new row of `c_log_level`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`CLogLevel`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_log_level)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCLogLevel {
-    /// Enum value (not auto-increment), unique
     pub id: i32,
-    /// Human-readable label from enum
     pub description: String,
 }
 impl NewCLogLevel {
@@ -1076,6 +965,7 @@ impl serde::Serialize for NewCLogLevel {
     }
 }
 /// Changes to a `c_log_level` row: `None` leaves a column as it is.
+/// Each column is documented on [`CLogLevel`].
 #[derive(
     Debug,
     Clone,
@@ -1088,11 +978,8 @@ impl serde::Serialize for NewCLogLevel {
 #[diesel(table_name = crate::schema::c_log_level)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CLogLevelChangeset {
-    /// Human-readable label from enum
     pub description: Option<String>,
-    /// Hash for merge() consistency
     pub sha: Option<Option<String>>,
-    /// NULL = active, timestamp = deprecated
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Current run state of an app
@@ -1123,13 +1010,12 @@ pub struct CRunStatus {
 }
 /// A new row of `c_run_status`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`CRunStatus`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_run_status)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCRunStatus {
-    /// Enum value (not auto-increment), unique
     pub id: i32,
-    /// Human-readable label from enum
     pub description: String,
 }
 impl NewCRunStatus {
@@ -1153,6 +1039,7 @@ impl serde::Serialize for NewCRunStatus {
     }
 }
 /// Changes to a `c_run_status` row: `None` leaves a column as it is.
+/// Each column is documented on [`CRunStatus`].
 #[derive(
     Debug,
     Clone,
@@ -1165,11 +1052,8 @@ impl serde::Serialize for NewCRunStatus {
 #[diesel(table_name = crate::schema::c_run_status)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CRunStatusChangeset {
-    /// Human-readable label from enum
     pub description: Option<String>,
-    /// Hash for merge() consistency
     pub sha: Option<Option<String>>,
-    /// NULL = active, timestamp = deprecated
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// How an app's runtime cycle ended
@@ -1200,13 +1084,12 @@ pub struct CRuntimeCodes {
 }
 /// A new row of `c_runtime_codes`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`CRuntimeCodes`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::c_runtime_codes)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCRuntimeCodes {
-    /// Enum value (not auto-increment), unique
     pub id: i32,
-    /// Human-readable label from enum
     pub description: String,
 }
 impl NewCRuntimeCodes {
@@ -1230,6 +1113,7 @@ impl serde::Serialize for NewCRuntimeCodes {
     }
 }
 /// Changes to a `c_runtime_codes` row: `None` leaves a column as it is.
+/// Each column is documented on [`CRuntimeCodes`].
 #[derive(
     Debug,
     Clone,
@@ -1242,11 +1126,8 @@ impl serde::Serialize for NewCRuntimeCodes {
 #[diesel(table_name = crate::schema::c_runtime_codes)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CRuntimeCodesChangeset {
-    /// Human-readable label from enum
     pub description: Option<String>,
-    /// Hash for merge() consistency
     pub sha: Option<Option<String>>,
-    /// NULL = active, timestamp = deprecated
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Audit trail for commands sent to the orchestration manager (start, stop, restart, disable). Records who issued the command, when it was issued, and when it was executed.
@@ -1291,24 +1172,18 @@ pub struct CommandLog {
 }
 /// A new row of `command_log`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`CommandLog`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::command_log)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewCommandLog {
-    /// Hash ID of the target app
     pub app_id: Option<String>,
-    /// Name of person who initiated the command
     pub cmd_by: Option<String>,
-    /// Command name (enum: CmdName)
     pub cmd_name: Option<String>,
-    /// When the command was received
     pub cmd_time: Option<chrono::NaiveDateTime>,
-    /// Status (enum: CmdFlag)
     /// `None` lets the database default apply.
     pub cmd_flag: Option<crate::enums::CmdFlag>,
-    /// When the command was executed
     pub cmd_exec: Option<chrono::NaiveDateTime>,
-    /// What the manager did, or why it did not execute the command
     pub cmd_reason: Option<String>,
 }
 impl NewCommandLog {
@@ -1337,6 +1212,7 @@ impl serde::Serialize for NewCommandLog {
     }
 }
 /// Changes to a `command_log` row: `None` leaves a column as it is.
+/// Each column is documented on [`CommandLog`].
 #[derive(
     Debug,
     Clone,
@@ -1349,23 +1225,14 @@ impl serde::Serialize for NewCommandLog {
 #[diesel(table_name = crate::schema::command_log)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CommandLogChangeset {
-    /// Hash ID of the target app
     pub app_id: Option<Option<String>>,
-    /// Name of person who initiated the command
     pub cmd_by: Option<Option<String>>,
-    /// Command name (enum: CmdName)
     pub cmd_name: Option<Option<String>>,
-    /// When the command was received
     pub cmd_time: Option<Option<chrono::NaiveDateTime>>,
-    /// Status (enum: CmdFlag)
     pub cmd_flag: Option<Option<crate::enums::CmdFlag>>,
-    /// When the command was executed
     pub cmd_exec: Option<Option<chrono::NaiveDateTime>>,
-    /// What the manager did, or why it did not execute the command
     pub cmd_reason: Option<Option<String>>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Per-function execution timing, populated by the @fun_watch decorator. Answers "which function ran, how long did it take, and how much data did it process?" within a runtime cycle.
@@ -1424,39 +1291,26 @@ pub struct FunctionLog {
 }
 /// A new row of `function_log`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`FunctionLog`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::function_log)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewFunctionLog {
-    /// Links to function registry
     pub function_hash: Option<String>,
-    /// Execution order within the app (per-thread)
     pub function_no: Option<i32>,
-    /// Hash of the root app
     pub main_app: Option<String>,
-    /// Hash of app_group + app_parent + app_name
     pub app_id: Option<String>,
-    /// Thread ID running this function instance
     pub thread_id: Option<i32>,
-    /// Size of list/dataset given to the function
     pub task_size: Option<i64>,
-    /// Successfully processed items
     /// `None` lets the database default apply.
     pub solved: Option<i32>,
-    /// Items that ended with error
     /// `None` lets the database default apply.
     pub failed: Option<i32>,
-    /// When function execution started
     pub start_time: Option<chrono::NaiveDateTime>,
-    /// When function execution ended
     pub end_time: Option<chrono::NaiveDateTime>,
-    /// Function runtime in seconds
     pub totals: Option<i32>,
-    /// Function runtime in minutes
     pub totalm: Option<i32>,
-    /// Function runtime in hours
     pub totalh: Option<i32>,
-    /// Links to execution cycle
     pub runtime: Option<String>,
 }
 impl NewFunctionLog {
@@ -1492,6 +1346,7 @@ impl serde::Serialize for NewFunctionLog {
     }
 }
 /// Changes to a `function_log` row: `None` leaves a column as it is.
+/// Each column is documented on [`FunctionLog`].
 #[derive(
     Debug,
     Clone,
@@ -1504,37 +1359,21 @@ impl serde::Serialize for NewFunctionLog {
 #[diesel(table_name = crate::schema::function_log)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct FunctionLogChangeset {
-    /// Links to function registry
     pub function_hash: Option<Option<String>>,
-    /// Execution order within the app (per-thread)
     pub function_no: Option<Option<i32>>,
-    /// Hash of the root app
     pub main_app: Option<Option<String>>,
-    /// Hash of app_group + app_parent + app_name
     pub app_id: Option<Option<String>>,
-    /// Thread ID running this function instance
     pub thread_id: Option<Option<i32>>,
-    /// Size of list/dataset given to the function
     pub task_size: Option<Option<i64>>,
-    /// Successfully processed items
     pub solved: Option<Option<i32>>,
-    /// Items that ended with error
     pub failed: Option<Option<i32>>,
-    /// When function execution started
     pub start_time: Option<Option<chrono::NaiveDateTime>>,
-    /// When function execution ended
     pub end_time: Option<Option<chrono::NaiveDateTime>>,
-    /// Function runtime in seconds
     pub totals: Option<Option<i32>>,
-    /// Function runtime in minutes
     pub totalm: Option<Option<i32>>,
-    /// Function runtime in hours
     pub totalh: Option<Option<i32>>,
-    /// Links to execution cycle
     pub runtime: Option<Option<String>>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// How far each dc-logging spill file has been replayed into this database; written in the same transaction as the replayed rows
@@ -1672,33 +1511,22 @@ pub struct Logs {
 }
 /// A new row of `logs`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`Logs`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::logs)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewLogs {
-    /// Root caller app
     pub app_id: Option<String>,
-    /// Python module name (.py file)
     pub module_name: Option<String>,
-    /// Full path to the module
     pub module_path: Option<String>,
-    /// Function that emitted the log
     pub function_name: Option<String>,
-    /// Hash of app_id + module + function
     pub function_id: Option<String>,
-    /// Trace from root caller to log emitter
     pub call_chain: Option<String>,
-    /// Differentiates parallel instances
     pub instance_id: Option<i32>,
-    /// Line number where log was called
     pub lineno: Option<i32>,
-    /// Numeric log level (enum: LogLevel)
     pub log_level: Option<crate::enums::LogLevel>,
-    /// Log message content
     pub msg: Option<String>,
-    /// Arbitrary structured context as JSON (overflow from structlog key-value pairs)
     pub context_json: Option<String>,
-    /// Links to execution cycle
     pub runtime: Option<String>,
 }
 impl NewLogs {
@@ -1732,6 +1560,7 @@ impl serde::Serialize for NewLogs {
     }
 }
 /// Changes to a `logs` row: `None` leaves a column as it is.
+/// Each column is documented on [`Logs`].
 #[derive(
     Debug,
     Clone,
@@ -1744,33 +1573,19 @@ impl serde::Serialize for NewLogs {
 #[diesel(table_name = crate::schema::logs)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct LogsChangeset {
-    /// Root caller app
     pub app_id: Option<Option<String>>,
-    /// Python module name (.py file)
     pub module_name: Option<Option<String>>,
-    /// Full path to the module
     pub module_path: Option<Option<String>>,
-    /// Function that emitted the log
     pub function_name: Option<Option<String>>,
-    /// Hash of app_id + module + function
     pub function_id: Option<Option<String>>,
-    /// Trace from root caller to log emitter
     pub call_chain: Option<Option<String>>,
-    /// Differentiates parallel instances
     pub instance_id: Option<Option<i32>>,
-    /// Line number where log was called
     pub lineno: Option<Option<i32>>,
-    /// Numeric log level (enum: LogLevel)
     pub log_level: Option<Option<crate::enums::LogLevel>>,
-    /// Log message content
     pub msg: Option<Option<String>>,
-    /// Arbitrary structured context as JSON (overflow from structlog key-value pairs)
     pub context_json: Option<Option<String>>,
-    /// Links to execution cycle
     pub runtime: Option<Option<String>>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Tracks document processing pipeline state. Each record represents one document being processed through pipeline stages (extraction, parsing, validation, loading).
@@ -1829,38 +1644,25 @@ pub struct PipelineTask {
 }
 /// A new row of `pipeline_task`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`PipelineTask`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::pipeline_task)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewPipelineTask {
-    /// Unique task identifier (hash)
     pub task_id: Option<String>,
-    /// Type of document (e.g., "invoice", "financial_statement")
     pub document_type: Option<String>,
-    /// Path to the source document
     pub source_path: Option<String>,
-    /// Current processing stage (extract, parse, validate, load)
     pub current_stage: Option<String>,
-    /// Status: pending, in_progress, completed, failed, retry
     pub status: Option<String>,
-    /// JSON array of completed stages with timestamps
     pub stage_history: Option<String>,
-    /// Last error message (if failed)
     pub error_message: Option<String>,
-    /// Stage where error occurred
     pub error_stage: Option<String>,
-    /// Number of retry attempts
     /// `None` lets the database default apply.
     pub retry_count: Option<i32>,
-    /// Dramatiq worker that processed this task
     pub worker_id: Option<String>,
-    /// Hash ID of the app that submitted the task
     pub app_id: Option<String>,
-    /// Links to execution cycle
     pub runtime: Option<String>,
-    /// When processing started
     pub start_time: Option<chrono::NaiveDateTime>,
-    /// When processing completed (or failed)
     pub end_time: Option<chrono::NaiveDateTime>,
 }
 impl NewPipelineTask {
@@ -1896,6 +1698,7 @@ impl serde::Serialize for NewPipelineTask {
     }
 }
 /// Changes to a `pipeline_task` row: `None` leaves a column as it is.
+/// Each column is documented on [`PipelineTask`].
 #[derive(
     Debug,
     Clone,
@@ -1908,37 +1711,21 @@ impl serde::Serialize for NewPipelineTask {
 #[diesel(table_name = crate::schema::pipeline_task)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct PipelineTaskChangeset {
-    /// Unique task identifier (hash)
     pub task_id: Option<Option<String>>,
-    /// Type of document (e.g., "invoice", "financial_statement")
     pub document_type: Option<Option<String>>,
-    /// Path to the source document
     pub source_path: Option<Option<String>>,
-    /// Current processing stage (extract, parse, validate, load)
     pub current_stage: Option<Option<String>>,
-    /// Status: pending, in_progress, completed, failed, retry
     pub status: Option<Option<String>>,
-    /// JSON array of completed stages with timestamps
     pub stage_history: Option<Option<String>>,
-    /// Last error message (if failed)
     pub error_message: Option<Option<String>>,
-    /// Stage where error occurred
     pub error_stage: Option<Option<String>>,
-    /// Number of retry attempts
     pub retry_count: Option<Option<i32>>,
-    /// Dramatiq worker that processed this task
     pub worker_id: Option<Option<String>>,
-    /// Hash ID of the app that submitted the task
     pub app_id: Option<Option<String>>,
-    /// Links to execution cycle
     pub runtime: Option<Option<String>>,
-    /// When processing started
     pub start_time: Option<Option<chrono::NaiveDateTime>>,
-    /// When processing completed (or failed)
     pub end_time: Option<Option<chrono::NaiveDateTime>>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Tracks IP address reservations for proxy management. When a thread acquires a proxy from a residential proxy service (BrightData, Oxylabs, etc.), the assigned IP is reserved per target domain to prevent other apps from using the same IP on the same site.
@@ -1973,22 +1760,17 @@ pub struct ProxyReservation {
 }
 /// A new row of `proxy_reservation`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`ProxyReservation`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::proxy_reservation)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewProxyReservation {
-    /// IPv4 or IPv6 address assigned by the proxy provider
     pub ip_address: Option<String>,
-    /// Target site domain (e.g., gov.hr) - lock scope
     pub target_domain: Option<String>,
-    /// Hash ID of the app that reserved this IP
     pub app_id: Option<String>,
-    /// When the reservation was created
     pub reserved_at: Option<chrono::NaiveDateTime>,
-    /// Time-to-live in seconds (30 min default) - expired reservations are ignored
     /// `None` lets the database default apply.
     pub ttl_seconds: Option<i32>,
-    /// Explicitly released on thread/session completion
     /// `None` lets the database default apply.
     pub released: Option<bool>,
 }
@@ -2017,6 +1799,7 @@ impl serde::Serialize for NewProxyReservation {
     }
 }
 /// Changes to a `proxy_reservation` row: `None` leaves a column as it is.
+/// Each column is documented on [`ProxyReservation`].
 #[derive(
     Debug,
     Clone,
@@ -2029,17 +1812,11 @@ impl serde::Serialize for NewProxyReservation {
 #[diesel(table_name = crate::schema::proxy_reservation)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct ProxyReservationChangeset {
-    /// IPv4 or IPv6 address assigned by the proxy provider
     pub ip_address: Option<Option<String>>,
-    /// Target site domain (e.g., gov.hr) - lock scope
     pub target_domain: Option<Option<String>>,
-    /// Hash ID of the app that reserved this IP
     pub app_id: Option<Option<String>>,
-    /// When the reservation was created
     pub reserved_at: Option<Option<chrono::NaiveDateTime>>,
-    /// Time-to-live in seconds (30 min default) - expired reservations are ignored
     pub ttl_seconds: Option<Option<i32>>,
-    /// Explicitly released on thread/session completion
     pub released: Option<Option<bool>>,
 }
 /// Tracks a single execution cycle of an application.
@@ -2102,43 +1879,28 @@ pub struct Runtime {
 }
 /// A new row of `runtime`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`Runtime`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::runtime)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewRuntime {
-    /// Hash of datetime.now() representing this run
     pub runtime_: Option<String>,
-    /// Hash ID of the app
     pub app_id: Option<String>,
-    /// Size of processing list (null = crawl-based)
     pub task_size: Option<i64>,
-    /// When execution started
     pub start_time: Option<chrono::NaiveDateTime>,
-    /// When execution ended
     pub end_time: Option<chrono::NaiveDateTime>,
-    /// Total runtime in seconds
     pub totals: Option<i32>,
-    /// Total runtime in minutes
     pub totalm: Option<i32>,
-    /// Total runtime in hours
     pub totalh: Option<i32>,
-    /// Number of exceptions during runtime
     /// `None` lets the database default apply.
     pub except_cnt: Option<i32>,
-    /// Process exit code (enum: RuntimeExitCode)
     /// `None` lets the database default apply.
     pub exit_code: Option<crate::enums::RuntimeExitCode>,
-    /// Total HTTP requests made during this runtime
     pub request_count: Option<i32>,
-    /// Average response time in milliseconds
     pub avg_response_ms: Option<i32>,
-    /// 95th percentile response time in milliseconds
     pub p95_response_ms: Option<i32>,
-    /// HTTP error rate as percentage (0.0-100.0)
     pub error_rate: Option<f64>,
-    /// The manager that ran this runtime (host:pid:nonce)
     pub manager_id: Option<String>,
-    /// The process's own exit status; minus the signal number when a signal ended it; NULL if it never reported one
     pub process_status: Option<i32>,
 }
 impl NewRuntime {
@@ -2176,6 +1938,7 @@ impl serde::Serialize for NewRuntime {
     }
 }
 /// Changes to a `runtime` row: `None` leaves a column as it is.
+/// Each column is documented on [`Runtime`].
 #[derive(
     Debug,
     Clone,
@@ -2188,41 +1951,23 @@ impl serde::Serialize for NewRuntime {
 #[diesel(table_name = crate::schema::runtime)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct RuntimeChangeset {
-    /// Hash of datetime.now() representing this run
     pub runtime_: Option<Option<String>>,
-    /// Hash ID of the app
     pub app_id: Option<Option<String>>,
-    /// Size of processing list (null = crawl-based)
     pub task_size: Option<Option<i64>>,
-    /// When execution started
     pub start_time: Option<Option<chrono::NaiveDateTime>>,
-    /// When execution ended
     pub end_time: Option<Option<chrono::NaiveDateTime>>,
-    /// Total runtime in seconds
     pub totals: Option<Option<i32>>,
-    /// Total runtime in minutes
     pub totalm: Option<Option<i32>>,
-    /// Total runtime in hours
     pub totalh: Option<Option<i32>>,
-    /// Number of exceptions during runtime
     pub except_cnt: Option<Option<i32>>,
-    /// Process exit code (enum: RuntimeExitCode)
     pub exit_code: Option<Option<crate::enums::RuntimeExitCode>>,
-    /// Total HTTP requests made during this runtime
     pub request_count: Option<Option<i32>>,
-    /// Average response time in milliseconds
     pub avg_response_ms: Option<Option<i32>>,
-    /// 95th percentile response time in milliseconds
     pub p95_response_ms: Option<Option<i32>>,
-    /// HTTP error rate as percentage (0.0-100.0)
     pub error_rate: Option<Option<f64>>,
-    /// The manager that ran this runtime (host:pid:nonce)
     pub manager_id: Option<Option<String>>,
-    /// The process's own exit status; minus the signal number when a signal ended it; NULL if it never reported one
     pub process_status: Option<Option<i32>>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Every run of an app, scheduled or commanded: one row per (app, scheduled time), claimed by one manager under a lease. The source of truth for exactly-once runs across managers.
@@ -2283,42 +2028,28 @@ pub struct ScheduledRuns {
 }
 /// A new row of `scheduled_runs`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`ScheduledRuns`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::scheduled_runs)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewScheduledRuns {
-    /// The app (apps.app)
     pub app_id: String,
-    /// The occurrence, in UTC (a command run: when the command was executed)
     pub scheduled_time: chrono::NaiveDateTime,
-    /// Schedule occurrence or start/restart command (enum: ScheduledRunKind)
     /// `None` lets the database default apply.
     pub kind: Option<crate::enums::ScheduledRunKind>,
-    /// due -> claimed -> running -> done, or skipped (enum: ScheduledRunState)
     /// `None` lets the database default apply.
     pub state: Option<crate::enums::ScheduledRunState>,
-    /// Why the run was skipped, or ran late, or how it ended
     pub reason: Option<String>,
-    /// The manager holding the run (host:pid:nonce); NULL when no one holds it
     pub lease_owner: Option<String>,
-    /// When the lease ends unless renewed; after it another manager may take the run over
     pub lease_expires: Option<chrono::NaiveDateTime>,
-    /// The owner's last renewal of the lease
     pub heartbeat: Option<chrono::NaiveDateTime>,
-    /// Raised on every claim; a write carrying an older token changes nothing
     /// `None` lets the database default apply.
     pub fencing_token: Option<i64>,
-    /// Set by a command (or the replace policy) for the owner to stop the run; the exit code its runtime row gets
     pub stop_requested: Option<crate::enums::RuntimeExitCode>,
-    /// The run's runtime row (runtime.runtime), written just before the process starts
     pub runtime_id: Option<String>,
-    /// Host the process runs on
     pub host: Option<String>,
-    /// Process id (and process group id) of the run
     pub pid: Option<i32>,
-    /// When the process started
     pub started_at: Option<chrono::NaiveDateTime>,
-    /// When the run ended or was skipped
     pub ended_at: Option<chrono::NaiveDateTime>,
 }
 impl NewScheduledRuns {
@@ -2355,6 +2086,7 @@ impl serde::Serialize for NewScheduledRuns {
     }
 }
 /// Changes to a `scheduled_runs` row: `None` leaves a column as it is.
+/// Each column is documented on [`ScheduledRuns`].
 #[derive(
     Debug,
     Clone,
@@ -2367,39 +2099,22 @@ impl serde::Serialize for NewScheduledRuns {
 #[diesel(table_name = crate::schema::scheduled_runs)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct ScheduledRunsChangeset {
-    /// The app (apps.app)
     pub app_id: Option<String>,
-    /// The occurrence, in UTC (a command run: when the command was executed)
     pub scheduled_time: Option<chrono::NaiveDateTime>,
-    /// Schedule occurrence or start/restart command (enum: ScheduledRunKind)
     pub kind: Option<crate::enums::ScheduledRunKind>,
-    /// due -> claimed -> running -> done, or skipped (enum: ScheduledRunState)
     pub state: Option<crate::enums::ScheduledRunState>,
-    /// Why the run was skipped, or ran late, or how it ended
     pub reason: Option<Option<String>>,
-    /// The manager holding the run (host:pid:nonce); NULL when no one holds it
     pub lease_owner: Option<Option<String>>,
-    /// When the lease ends unless renewed; after it another manager may take the run over
     pub lease_expires: Option<Option<chrono::NaiveDateTime>>,
-    /// The owner's last renewal of the lease
     pub heartbeat: Option<Option<chrono::NaiveDateTime>>,
-    /// Raised on every claim; a write carrying an older token changes nothing
     pub fencing_token: Option<i64>,
-    /// Set by a command (or the replace policy) for the owner to stop the run; the exit code its runtime row gets
     pub stop_requested: Option<Option<crate::enums::RuntimeExitCode>>,
-    /// The run's runtime row (runtime.runtime), written just before the process starts
     pub runtime_id: Option<Option<String>>,
-    /// Host the process runs on
     pub host: Option<Option<String>>,
-    /// Process id (and process group id) of the run
     pub pid: Option<Option<i32>>,
-    /// When the process started
     pub started_at: Option<Option<chrono::NaiveDateTime>>,
-    /// When the run ended or was skipped
     pub ended_at: Option<Option<chrono::NaiveDateTime>>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// How insert structs serialize their timestamps and decimals.

@@ -1,7 +1,7 @@
 //! `make bench-gen`: generation time of the framework spec and of a synthetic spec of
 //! 1,000 tables (20 columns each, foreign keys, enums), median of several runs, release
-//! build. Prints where one generation of the 1,000-table spec spends its time (each
-//! stage alone, one thread, so the figures add up to the CPU time), then ends with one
+//! build. Prints where one generation of the 1,000-table spec spends its CPU (each
+//! stage alone, so the figures add up to the CPU time), then ends with one
 //! line `gen-bench: framework_ms=<n> tables1000_ms=<n>`.
 
 use std::path::Path;
@@ -17,6 +17,12 @@ mod timing;
 use timing::{median, ms};
 
 const RUNS: usize = 7;
+
+/// The allocator of every dcgen binary: generation builds and drops millions of small
+/// strings and syntax nodes on several threads, where glibc's malloc spent about a
+/// third of the CPU in its free lists (BENCHMARKS.md, "Generation").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
@@ -51,13 +57,14 @@ fn generate(spec: &Path) -> Duration {
 }
 
 
-/// Each stage of one generation of `spec` timed alone, on one thread.
+/// Each stage of one generation of `spec` run alone, timed by the CPU it takes (all its
+/// threads), which a machine shared with other work stretches far less than wall time.
 fn stages(spec: &Path) {
     let mut timed = Vec::new();
     let mut time = |name: &str, run: &mut dyn FnMut()| {
-        let start = Instant::now();
+        let start = process_cpu_ms();
         run();
-        timed.push(format!("{name}={:.0}", ms(start.elapsed())));
+        timed.push(format!("{name}={:.0}", process_cpu_ms() - start));
     };
     let mut checked = None;
     time("load_resolve", &mut || checked = Some(dcgen::check(spec)));
@@ -78,7 +85,7 @@ fn stages(spec: &Path) {
         dcgen::emit::mssql::migration(&pending.before, &model, &pending.plan, "bench").expect("mssql");
     });
     assert!(model.has_dialect(Dialect::Mssql));
-    println!("1,000 tables, stages alone in ms: {}", timed.join(" "));
+    println!("1,000 tables, stages alone in CPU ms: {}", timed.join(" "));
 }
 
 /// User + system CPU time of this process so far, from `/proc/self/stat` (clock ticks of

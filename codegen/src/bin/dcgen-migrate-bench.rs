@@ -21,6 +21,12 @@ use timing::ms;
 
 const RUNS: usize = 7;
 
+/// The allocator of every dcgen binary: generation builds and drops millions of small
+/// strings and syntax nodes on several threads, where glibc's malloc spent about a
+/// third of the CPU in its free lists (BENCHMARKS.md, "Generation").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,

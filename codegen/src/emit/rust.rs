@@ -113,17 +113,37 @@ fn doc_lines(text: &Option<String>) -> Vec<String> {
 pub fn crate_files(model: &Model, tree: &mut FileTree) -> Result<(), crate::Error> {
     tree.add("Cargo.toml", super::render("rust/Cargo.toml", &CargoView { notice: super::GENERATED_NOTICE, crate_name: &model.project.crate_name, project: &model.project.name })?);
     tree.add("src/lib.rs", format_rust("src/lib.rs", &super::render("rust/lib.rs", &lib_view(model))?)?);
-    let schema = super::render("rust/schema.rs", &schema_view(model))?;
-    syn::parse_file(&schema).map_err(|e| crate::Error::RustSyntax("src/schema.rs".into(), e.to_string()))?;
-    tree.add("src/schema.rs", schema);
+    // `schema.rs` and `tables.rs` are megabytes for a large spec: they are rendered and
+    // checked beside the chunks of `models.rs`, so no core waits for one long file.
+    let (schema, tables, models) = std::thread::scope(|scope| {
+        let schema = scope.spawn(|| {
+            let schema = super::render("rust/schema.rs", &schema_view(model))?;
+            syn::parse_file(&schema).map_err(|e| crate::Error::RustSyntax("src/schema.rs".into(), e.to_string()))?;
+            Ok(schema)
+        });
+        let tables = scope.spawn(|| format_rust("src/tables.rs", &super::render("rust/tables.rs", &tables_view(model))?));
+        let models = models_file(model);
+        (joined("src/schema.rs", schema), joined("src/tables.rs", tables), models)
+    });
+    tree.add("src/schema.rs", schema?);
+    tree.add("src/models.rs", models?);
+    tree.add("src/enums.rs", format_rust("src/enums.rs", &super::render("rust/enums.rs", &enums_view(model))?)?);
+    tree.add("src/tables.rs", tables?);
+    Ok(())
+}
+
+/// `models.rs`, rendered and formatted in chunks of tables (see [`render_rust_in_chunks`]).
+fn models_file(model: &Model) -> Result<String, crate::Error> {
     let models = models_view(model);
     let chunks: Vec<&[ModelTable]> = chunks(&models.tables).collect();
     let count = chunks.len();
     let chunks = chunks.into_iter().enumerate().map(|(i, tables)| ModelsChunk { tables, last: i + 1 == count }).collect();
-    tree.add("src/models.rs", render_rust_in_chunks("src/models.rs", "rust/models.rs", chunks)?);
-    tree.add("src/enums.rs", format_rust("src/enums.rs", &super::render("rust/enums.rs", &enums_view(model))?)?);
-    tree.add("src/tables.rs", format_rust("src/tables.rs", &super::render("rust/tables.rs", &tables_view(model))?)?);
-    Ok(())
+    render_rust_in_chunks("src/models.rs", "rust/models.rs", chunks)
+}
+
+/// The result of a scoped thread that renders `path`; a panic is a dcgen bug.
+fn joined(path: &str, thread: std::thread::ScopedJoinHandle<'_, Result<String, crate::Error>>) -> Result<String, crate::Error> {
+    thread.join().unwrap_or_else(|_| Err(crate::Error::RustSyntax(path.into(), "the formatter panicked".into())))
 }
 
 /// Lay out generated Rust with prettyplease so formatting never depends on template
@@ -134,11 +154,12 @@ fn format_rust(path: &str, source: &str) -> Result<String, crate::Error> {
     Ok(format!("// {}\n\n{formatted}", super::GENERATED_NOTICE))
 }
 
-/// Split `items` into one run per core (at least 1): the chunks a big file is rendered
-/// and formatted in.
+/// Split `items` into four runs per core (at least 1 item each): the chunks a big file
+/// is rendered and formatted in. More chunks than cores, so that while the other outputs
+/// (docs, SQL) finish at their own pace, no core idles waiting on one long chunk.
 fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    items.chunks(items.len().div_ceil(cores).max(1))
+    items.chunks(items.len().div_ceil(4 * cores).max(1))
 }
 
 /// Render `template` once per view and lay each result out with prettyplease, each on
@@ -162,7 +183,7 @@ fn render_rust_in_chunks<V: Serialize + Sync>(path: &str, template: &str, views:
                 })
             })
             .collect();
-        threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err(crate::Error::RustSyntax(path.into(), "the formatter panicked".into())))).collect()
+        threads.into_iter().map(|t| joined(path, t)).collect()
     });
     let mut out = format!("// {}\n\n", super::GENERATED_NOTICE);
     for part in parts {
@@ -351,10 +372,9 @@ fn models_view(model: &Model) -> ModelsView {
                     // A column the database can fill is optional on insert: `None`
                     // inserts DEFAULT (Diesel's rule for `Option` in Insertable).
                     let optional_here = c.nullable || c.default.is_some();
-                    let mut docs = doc_lines(&c.comment);
-                    if c.default.is_some() {
-                        docs.push("`None` lets the database default apply.".into());
-                    }
+                    // The column's own comment is on the row struct (the struct's doc
+                    // points there); only what is particular to inserting is said here.
+                    let docs = if c.default.is_some() { vec!["`None` lets the database default apply.".to_string()] } else { Vec::new() };
                     field(c, optional(rust_type(model, &c.ty), optional_here), docs)
                 })
                 .collect();
@@ -366,7 +386,7 @@ fn models_view(model: &Model) -> ModelsView {
                 .map(|(_, c)| {
                     // `None` leaves the column unchanged; `Some(None)` sets NULL.
                     let value = optional(rust_type(model, &c.ty), c.nullable);
-                    field(c, format!("Option<{value}>"), doc_lines(&c.comment))
+                    field(c, format!("Option<{value}>"), Vec::new())
                 })
                 .collect();
             ModelTable {
