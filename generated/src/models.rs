@@ -1408,13 +1408,12 @@ pub struct LogSpillReplay {
 }
 /// A new row of `log_spill_replay`: identity and database-managed columns are left out.
 /// It serializes its fields sorted by column name, the order of the row hash.
+/// Each column is documented on [`LogSpillReplay`].
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, diesel::Insertable)]
 #[diesel(table_name = crate::schema::log_spill_replay)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct NewLogSpillReplay {
-    /// The spill file's id (the UUID in its first line)
     pub spill_file: String,
-    /// Byte offset in the spill file up to which its records are committed here
     pub replayed_to: i64,
 }
 impl NewLogSpillReplay {
@@ -1438,6 +1437,7 @@ impl serde::Serialize for NewLogSpillReplay {
     }
 }
 /// Changes to a `log_spill_replay` row: `None` leaves a column as it is.
+/// Each column is documented on [`LogSpillReplay`].
 #[derive(
     Debug,
     Clone,
@@ -1450,13 +1450,9 @@ impl serde::Serialize for NewLogSpillReplay {
 #[diesel(table_name = crate::schema::log_spill_replay)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct LogSpillReplayChangeset {
-    /// The spill file's id (the UUID in its first line)
     pub spill_file: Option<String>,
-    /// Byte offset in the spill file up to which its records are committed here
     pub replayed_to: Option<i64>,
-    /// Hash of business columns (for merge/change detection)
     pub sha: Option<Option<String>>,
-    /// NULL = active record, timestamp = soft-deleted
     pub archive: Option<Option<chrono::NaiveDateTime>>,
 }
 /// Structured application logs with call chain tracking.
