@@ -377,6 +377,7 @@ impl Manager {
             Err(error) => {
                 // Looked at again on the next tick.
                 self.look_at_all.store(true, Ordering::Relaxed);
+                self.command_notified.store(true, Ordering::Relaxed);
                 return Err(error);
             }
         };
@@ -384,7 +385,15 @@ impl Manager {
             return Ok(Vec::new());
         }
         tracing::debug!(commands = commands.len(), "commands locked");
-        let outcomes = store::execute_commands(client, commands, &self.config.manager_id, &self.config.host, self.config.lease).await?;
+        let outcomes = match store::execute_commands(client, commands, &self.config.manager_id, &self.config.host, self.config.lease).await {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                // Rolled back: the commands are still pending; looked for on the next tick.
+                self.look_at_all.store(true, Ordering::Relaxed);
+                self.command_notified.store(true, Ordering::Relaxed);
+                return Err(error);
+            }
+        };
         tracing::debug!("commands committed");
         let mut to_start = Vec::new();
         for outcome in outcomes {
