@@ -38,7 +38,7 @@ fn manager(url: &str, extra: &[&str], log: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_dc-manager"))
         .args(extra)
         .env("DC_DB_MAIN_URL", url)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", std::env::var("DC_MANAGER_BENCH_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(file.try_clone().unwrap())
         .stderr(file)
         .spawn()
@@ -170,6 +170,7 @@ fn main() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut latencies = Vec::new();
         let mut split = Vec::new();
+        let mut trips = Vec::new();
         for _ in 0..COMMANDS {
             // The UPDATE as psql sends it: one simple-protocol statement (no prepare round trip of the bench's own).
             let update = format!("UPDATE apps SET cmd_name = 1, cmd_by = 'bench', cmd_time = timezone('utc', now()), cmd_flag = 0 WHERE app = '{latency_id}'");
@@ -192,6 +193,11 @@ fn main() {
                 tokio::time::sleep(Duration::from_micros(200)).await;
             };
             latencies.push((spawned - issued) as f64 / 1e6);
+            // A bare round trip on the same connection at the same moment: the
+            // unit the latency is made of on this (loaded) machine.
+            let trip = Instant::now();
+            client.batch_execute("SELECT 1").await.unwrap();
+            trips.push(trip.elapsed().as_secs_f64() * 1000.0);
             // Where it went: until the runtime row's start_time (written by the
             // command's transaction, the server's clock on this same host), and
             // from there to the app's first instruction (commit, spawn, sh, date).
@@ -210,6 +216,15 @@ fn main() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
+        trips.sort_by(f64::total_cmp);
+        let mut sorted = latencies.clone();
+        sorted.sort_by(f64::total_cmp);
+        println!(
+            "round trip (SELECT 1) beside the commands: median {:.2} ms, p99 {:.2} ms; command latency median = {:.1} median round trips",
+            percentile(&trips, 0.5),
+            percentile(&trips, 0.99),
+            percentile(&sorted, 0.5) / percentile(&trips, 0.5)
+        );
         let (mut to_row, mut to_app): (Vec<f64>, Vec<f64>) = split.into_iter().unzip();
         to_row.sort_by(f64::total_cmp);
         to_app.sort_by(f64::total_cmp);
@@ -220,6 +235,14 @@ fn main() {
         );
         latencies
     });
+    if std::env::var("DC_MANAGER_BENCH_LOG").is_ok() {
+        // Diagnosis (DC_MANAGER_BENCH_LOG=warn,dc_manager=debug): the manager's own steps of the last commands.
+        let log = std::fs::read_to_string(work.path().join("a.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        for line in &lines[lines.len().saturating_sub(30)..] {
+            println!("  a.log: {line}");
+        }
+    }
     cmd_ms.sort_by(f64::total_cmp);
     let (median, p99) = (percentile(&cmd_ms, 0.5), percentile(&cmd_ms, 0.99));
     println!("command latency over {COMMANDS} starts: median {median:.2} ms, p99 {p99:.2} ms, max {:.2} ms", cmd_ms[cmd_ms.len() - 1]);

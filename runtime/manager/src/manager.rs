@@ -13,9 +13,9 @@
 //! line: what it held is found by its lease expiring (or, on the same host,
 //! by its process being gone) and finished by another manager.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dc_runtime::db::DatabaseUrl;
@@ -29,7 +29,7 @@ use crate::notify::{Alert, Notifier};
 use crate::output::OutputSink;
 use crate::process::{self, Exited, Launch, Running};
 use crate::schedule::Schedule;
-use crate::store::{self, Claimed, Ended, RunEnd, StoreError};
+use crate::store::{self, Claimed, CommandScope, Ended, RunEnd, StoreError};
 
 /// How a manager runs.
 pub struct Config {
@@ -109,6 +109,11 @@ pub struct Manager {
     last_schedule: Option<Instant>,
     /// Set by the LISTEN task when a command notification arrives.
     command_notified: Arc<AtomicBool>,
+    /// The apps those notifications named (looked up by key, not searched for).
+    notified_apps: Arc<Mutex<HashSet<String>>>,
+    /// Set when notifications may have been lost (the LISTEN connection was
+    /// made again): the next look for commands searches every app.
+    look_at_all: Arc<AtomicBool>,
     /// When the earliest lease another manager holds runs out: a scheduling
     /// pass runs then (not at the next poll), so a dead manager's runs are
     /// rescued as soon as its lease allows.
@@ -123,7 +128,8 @@ pub async fn run(mut config: Config, shutdown: CancellationToken) -> Result<(), 
     let notifiers = std::mem::take(&mut config.notifiers);
     let alerter = (!notifiers.is_empty()).then(|| tokio::spawn(send_alerts(config.database_url.clone(), notifiers, config.poll, alert_wake.clone(), shutdown.clone())));
     let (mut manager, mut exit_events) = Manager::new(config);
-    let listener = tokio::spawn(listen(manager.config.database_url.clone(), wake.clone(), manager.command_notified.clone(), shutdown.clone()));
+    let heard = Heard { command: manager.command_notified.clone(), apps: manager.notified_apps.clone(), look_at_all: manager.look_at_all.clone() };
+    let listener = tokio::spawn(listen(manager.config.database_url.clone(), wake.clone(), heard, shutdown.clone()));
     tracing::info!(manager_id = %manager.config.manager_id, lease_s = manager.config.lease.as_secs_f64(), "manager started");
     let mut client: Option<Client> = None;
     let mut failures = 0u32;
@@ -221,6 +227,8 @@ impl Manager {
             became_fatal: false,
             last_schedule: None,
             command_notified: Arc::new(AtomicBool::new(false)),
+            notified_apps: Arc::new(Mutex::new(HashSet::new())),
+            look_at_all: Arc::new(AtomicBool::new(true)),
             next_lease_expiry: None,
         };
         (manager, exit_events)
@@ -265,6 +273,9 @@ impl Manager {
         // Commands first: their runs start before anything else. Looked for
         // when notified, and on every scheduling pass (a lost notification
         // costs at most a poll).
+        if schedule_now {
+            self.look_at_all.store(true, Ordering::Relaxed);
+        }
         if schedule_now || self.command_notified.load(Ordering::Relaxed) {
             self.commands(client).await?;
         }
@@ -354,11 +365,36 @@ impl Manager {
     /// Two round trips whatever the command: the locking read, then every
     /// write and the commit pipelined (see `store::execute_commands`).
     pub async fn execute_commands(&mut self, client: &mut Client) -> Result<Vec<Claimed>, StoreError> {
-        let commands = store::take_commands(client, 100).await?;
+        let notified: Vec<String> = std::mem::take(&mut *self.notified_apps.lock().unwrap_or_else(|e| e.into_inner())).into_iter().collect();
+        let all = self.look_at_all.swap(false, Ordering::Relaxed);
+        let scope = if all { CommandScope::All } else { CommandScope::Apps(&notified) };
+        if !all && notified.is_empty() {
+            return Ok(Vec::new());
+        }
+        tracing::debug!(all, apps = notified.len(), "looking for commands");
+        let commands = match store::take_commands(client, scope, 100).await {
+            Ok(commands) => commands,
+            Err(error) => {
+                // Looked at again on the next tick.
+                self.look_at_all.store(true, Ordering::Relaxed);
+                self.command_notified.store(true, Ordering::Relaxed);
+                return Err(error);
+            }
+        };
         if commands.is_empty() {
             return Ok(Vec::new());
         }
-        let outcomes = store::execute_commands(client, commands, &self.config.manager_id, &self.config.host, self.config.lease).await?;
+        tracing::debug!(commands = commands.len(), "commands locked");
+        let outcomes = match store::execute_commands(client, commands, &self.config.manager_id, &self.config.host, self.config.lease).await {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                // Rolled back: the commands are still pending; looked for on the next tick.
+                self.look_at_all.store(true, Ordering::Relaxed);
+                self.command_notified.store(true, Ordering::Relaxed);
+                return Err(error);
+            }
+        };
+        tracing::debug!("commands committed");
         let mut to_start = Vec::new();
         for outcome in outcomes {
             let command = &outcome.command;
@@ -496,6 +532,7 @@ impl Manager {
         match process::spawn(&launch, self.config.sink.clone(), self.exits.clone()) {
             Ok(running) => {
                 let pid = running.pid;
+                tracing::debug!(pid, "spawned");
                 tracing::info!(app_id = %run.app_id, runtime_id = %runtime_id, pid, kind = run.kind.value(), "run started");
                 self.children.insert(
                     run.run_id,
@@ -631,7 +668,15 @@ async fn send_pending_alerts(
 /// Keeps a LISTEN connection open and wakes the loop on every notification;
 /// reconnects after the database restarts (and wakes once then, since
 /// notifications sent while it was away are lost).
-async fn listen(url: DatabaseUrl, wake: Arc<Notify>, command: Arc<AtomicBool>, shutdown: CancellationToken) {
+/// What the LISTEN task tells the loop.
+#[derive(Clone)]
+struct Heard {
+    command: Arc<AtomicBool>,
+    apps: Arc<Mutex<HashSet<String>>>,
+    look_at_all: Arc<AtomicBool>,
+}
+
+async fn listen(url: DatabaseUrl, wake: Arc<Notify>, heard: Heard, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(50);
     while !shutdown.is_cancelled() {
         let connected = match url.with_secret(|url| url.parse::<tokio_postgres::Config>()) {
@@ -641,14 +686,21 @@ async fn listen(url: DatabaseUrl, wake: Arc<Notify>, command: Arc<AtomicBool>, s
         match connected {
             Ok((client, mut connection)) => {
                 let notified = wake.clone();
-                let command_seen = command.clone();
+                let seen = heard.clone();
                 let driver = tokio::spawn(async move {
                     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
                     while let Some(message) = messages.next().await {
                         match message {
                             Ok(AsyncMessage::Notification(note)) => {
-                                if note.payload().starts_with("command") {
-                                    command_seen.store(true, Ordering::Relaxed);
+                                if let Some(app) = note.payload().strip_prefix("command") {
+                                    tracing::debug!("command notification");
+                                    match app.trim() {
+                                        "" => seen.look_at_all.store(true, Ordering::Relaxed),
+                                        app => {
+                                            seen.apps.lock().unwrap_or_else(|e| e.into_inner()).insert(app.to_string());
+                                        }
+                                    }
+                                    seen.command.store(true, Ordering::Relaxed);
                                 }
                                 notified.notify_one();
                             }
@@ -659,8 +711,9 @@ async fn listen(url: DatabaseUrl, wake: Arc<Notify>, command: Arc<AtomicBool>, s
                 });
                 if client.batch_execute(&format!("LISTEN {}", store::CHANNEL)).await.is_ok() {
                     backoff = Duration::from_millis(50);
-                    // Notifications sent while it was away are lost: look once.
-                    command.store(true, Ordering::Relaxed);
+                    // Notifications sent while it was away are lost: look at every app once.
+                    heard.look_at_all.store(true, Ordering::Relaxed);
+                    heard.command.store(true, Ordering::Relaxed);
                     wake.notify_one();
                 }
                 tokio::select! {

@@ -713,31 +713,46 @@ async fn pipeline(client: &Client, steps: &[Step]) -> Result<Vec<Vec<tokio_postg
 
 const ACTIVE_STATES: &str = "('claimed', 'running')";
 
+/// Which apps to look at for pending commands.
+#[derive(Clone, Copy, Debug)]
+pub enum CommandScope<'a> {
+    /// The apps the notifications named (the trigger's payload): found by
+    /// their key. Registered apps carry `cmd_flag` 0 with no command, so a
+    /// search of every pending flag reads every app (~30 ms over 10,000 apps
+    /// on a loaded machine); the notified path never does.
+    Apps(&'a [String]),
+    /// Every app: the poll's fallback and after the LISTEN connection was
+    /// (re)made, for notifications that were lost.
+    All,
+}
+
 /// Locks up to `limit` apps with a pending command (another manager skips
 /// them) in a transaction left open for [`execute_commands`]; none pending:
 /// the transaction is ended here. One round trip: BEGIN, the locking SELECT
 /// and the count of each app's active runs are pipelined; the count is a
 /// statement of its own so its snapshot is taken after the locks are held
 /// (a run another manager claimed just before is counted).
-pub async fn take_commands(client: &Client, limit: i64) -> Result<Vec<PendingCommand>, StoreError> {
-    let steps = [
-        Step::new("BEGIN"),
-        // The pending flag as a literal, so the partial index ix_apps_cmd_time (WHERE cmd_flag = 0) serves it.
-        Step::new(format!(
-            "SELECT a.app, a.cmd_name, a.cmd_by, a.cmd_time, COALESCE(a.disable, true), s.overlap, s.command, s.working_dir, s.stop_timeout_s,
-                    nextval(pg_get_serial_sequence('scheduled_runs', 'id'))
-             FROM apps a LEFT JOIN app_schedules s ON s.app_id = a.app
-             WHERE a.cmd_flag = {pending} AND a.cmd_name IS NOT NULL AND a.app IS NOT NULL
-             ORDER BY a.cmd_time NULLS FIRST LIMIT $1 FOR UPDATE OF a SKIP LOCKED",
-            pending = CmdFlag::Pending.value()
-        ))
-        .bind(limit, Type::INT8),
-        Step::new(format!(
-            "SELECT app_id::text, count(*) FROM scheduled_runs WHERE state IN {ACTIVE_STATES}
-               AND app_id IN (SELECT app FROM apps WHERE cmd_flag = {pending} AND cmd_name IS NOT NULL) GROUP BY app_id",
-            pending = CmdFlag::Pending.value()
-        )),
-    ];
+pub async fn take_commands(client: &Client, scope: CommandScope<'_>, limit: i64) -> Result<Vec<PendingCommand>, StoreError> {
+    let pending = CmdFlag::Pending.value();
+    // The pending flag as a literal, so the partial index ix_apps_cmd_time (WHERE cmd_flag = 0) serves the search of all.
+    let (apps, apps_of_runs) = match scope {
+        CommandScope::Apps(_) => ("a.app = ANY($2)", "app_id = ANY($1)"),
+        CommandScope::All => ("true", "app_id IN (SELECT app FROM apps WHERE cmd_flag = 0 AND cmd_name IS NOT NULL)"),
+    };
+    let mut lock = Step::new(format!(
+        "SELECT a.app, a.cmd_name, a.cmd_by, a.cmd_time, COALESCE(a.disable, true), s.overlap, s.command, s.working_dir, s.stop_timeout_s,
+                nextval(pg_get_serial_sequence('scheduled_runs', 'id'))
+         FROM apps a LEFT JOIN app_schedules s ON s.app_id = a.app
+         WHERE a.cmd_flag = {pending} AND a.cmd_name IS NOT NULL AND a.app IS NOT NULL AND {apps}
+         ORDER BY a.cmd_time NULLS FIRST LIMIT $1 FOR UPDATE OF a SKIP LOCKED"
+    ))
+    .bind(limit, Type::INT8);
+    let mut count = Step::new(format!("SELECT app_id::text, count(*) FROM scheduled_runs WHERE state IN {ACTIVE_STATES} AND {apps_of_runs} GROUP BY app_id"));
+    if let CommandScope::Apps(ids) = scope {
+        lock = lock.bind(ids.to_vec(), Type::TEXT_ARRAY);
+        count = count.bind(ids.to_vec(), Type::TEXT_ARRAY);
+    }
+    let steps = [Step::new("BEGIN"), lock, count];
     let answers = match pipeline(client, &steps).await {
         Ok(answers) => answers,
         Err(error) => {
