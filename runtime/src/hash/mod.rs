@@ -50,5 +50,6 @@ mod text;
 mod value;
 
 pub use hasher::{canonical_text, sha_hex, HashKey, RowHash, RowHasher};
+pub(crate) use hasher::value_text;
 pub use text::{is_python_whitespace, PYTHON_WHITESPACE};
 pub use value::{HashValue, ToHashValue, ValueWriter};
