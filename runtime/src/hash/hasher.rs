@@ -70,8 +70,11 @@ impl RowHasher {
     fn key(&mut self, key: &HashKey) -> &mut CanonicalBuf {
         let fields = self.open_field();
         self.check_order(fields, &key.name);
-        let text = if fields == 0 { key.first() } else { key.text.as_str() };
-        self.buf.push_str(text);
+        match &key.padded {
+            _ if fields == 0 => self.buf.push_str(key.first()),
+            Some(block) => self.buf.push_padded(block, key.text.len()),
+            None => self.buf.push_str(&key.text),
+        }
         self.state = State::Open { fields: fields + 1 };
         &mut self.buf
     }
@@ -103,10 +106,7 @@ impl RowHasher {
         let Some(python) = python_timestamp_of_iso(iso.as_bytes()) else {
             return false;
         };
-        let out = self.key(key);
-        out.push_byte(b'"');
-        out.push_ascii(python.text());
-        out.push_byte(b'"');
+        self.key(key).push_padded(python.quoted(), python.quoted_len());
         true
     }
 
@@ -182,13 +182,21 @@ pub struct HashKey {
     name: String,
     /// `, "name": `; the row's first field leaves out the `, `.
     text: String,
+    /// `text` in a block of 32 bytes, when it fits (names up to 26 bytes).
+    padded: Option<[u8; 32]>,
 }
 
 impl HashKey {
     pub fn new(name: &str) -> Self {
         let mut buf = CanonicalBuf::default();
         push_json_key(&mut buf, name, false);
-        HashKey { name: name.to_owned(), text: buf.as_str().to_owned() }
+        let text = buf.as_str().to_owned();
+        let padded = (text.len() <= 32).then(|| {
+            let mut block = [b' '; 32];
+            block[..text.len()].copy_from_slice(text.as_bytes());
+            block
+        });
+        HashKey { name: name.to_owned(), text, padded }
     }
 
     pub fn name(&self) -> &str {

@@ -84,15 +84,26 @@ pub(crate) fn push_timestamp(out: &mut CanonicalBuf, value: &NaiveDateTime) {
     push_quoted(out, text.written());
 }
 
-/// `str(datetime)` of a naive timestamp, as [`python_timestamp_of_iso`] writes it.
+/// `str(datetime)` of a naive timestamp as a JSON string (in quotes), as
+/// [`python_timestamp_of_iso`] writes it, in a block of 32 bytes.
 pub(crate) struct PythonTimestamp {
-    bytes: [u8; 26],
+    quoted: [u8; 32],
+    /// The length of the text between the quotes.
     len: usize,
 }
 
 impl PythonTimestamp {
-    pub(crate) fn text(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or_default()
+    pub(crate) fn quoted(&self) -> &[u8; 32] {
+        &self.quoted
+    }
+
+    pub(crate) fn quoted_len(&self) -> usize {
+        self.len + 2
+    }
+
+    #[cfg(test)]
+    fn text(&self) -> &[u8] {
+        &self.quoted[1..=self.len]
     }
 }
 
@@ -124,17 +135,18 @@ pub(crate) fn python_timestamp_of_iso(iso: &[u8]) -> Option<PythonTimestamp> {
         [b'.', digits @ ..] if (1..=9).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) => digits,
         _ => return None,
     };
-    let mut python = PythonTimestamp { bytes: [0; 26], len: 19 };
-    python.bytes[..19].copy_from_slice(&iso[..19]);
-    python.bytes[10] = b' ';
+    // `"YYYY-MM-DD HH:MM:SS"` or `"YYYY-MM-DD HH:MM:SS.ffffff"`; the fraction's
+    // place is filled with zeros first, so a short fraction comes out padded.
+    let mut quoted = *b"\"0000-00-00 00:00:00.000000\"    ";
+    quoted[1..20].copy_from_slice(&iso[..19]);
+    quoted[11] = b' ';
     let micros = fraction.get(..6).unwrap_or(fraction);
-    if micros.iter().any(|&digit| digit != b'0') {
-        python.bytes[19] = b'.';
-        python.bytes[20..26].fill(b'0');
-        python.bytes[20..20 + micros.len()].copy_from_slice(micros);
-        python.len = 26;
+    if micros.iter().all(|&digit| digit == b'0') {
+        quoted[20] = b'"';
+        return Some(PythonTimestamp { quoted, len: 19 });
     }
-    Some(python)
+    quoted[21..21 + micros.len()].copy_from_slice(micros);
+    Some(PythonTimestamp { quoted, len: 26 })
 }
 
 fn two_digits(tens: u8, units: u8) -> Option<u32> {
