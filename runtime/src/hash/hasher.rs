@@ -1,10 +1,10 @@
 //! [`RowHasher`]: builds a row's canonical text in a reused buffer and hashes it with SHA3-256.
 
-use sha3::{Digest, Sha3_256};
 
 use super::buf::CanonicalBuf;
 use super::json::push_json_key;
 use super::pystr::python_timestamp_of_iso;
+use super::sha3::sha3_256;
 use super::text::push_normalized;
 use super::value::{HashValue, ToHashValue, ValueWriter};
 
@@ -159,7 +159,7 @@ impl RowHasher {
     /// The SHA3-256 of the row's canonical text.
     pub fn finish(&mut self) -> [u8; 32] {
         self.close();
-        Sha3_256::digest(self.buf.as_bytes()).into()
+        sha3_256(self.buf.as_bytes())
     }
 
     /// The `sha` column value: SHA3-256 as 64 lowercase hex chars.
