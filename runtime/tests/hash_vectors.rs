@@ -534,3 +534,58 @@ fn generated_rows_write_timestamps_as_chrono_and_hash_them_as_python() {
         assert_eq!(canonical["start_time"], python[text_of(&field["name"])], "{stamp:?}");
     }
 }
+
+/// A streamed generated row hashes its integer, text and timestamp columns
+/// straight from what serde hands over; the same row as a JSON map takes
+/// the long way (every value captured as its column's type, then hashed).
+/// Both must write the same canonical text, for NULLs (with and without a
+/// literal default), every timestamp fraction and text that needs
+/// lowering, stripping and escaping.
+#[test]
+fn direct_hashing_of_generated_rows_writes_what_the_long_way_writes() {
+    use dc_runtime::row::{RowReader, RowShape};
+    use dc_runtime::table::TableInfo;
+    let info = TableInfo::parse(dc_schema::models::NewFunctionLog::TABLE_INFO).expect("function_log facts");
+    let shape = RowShape::new(info).expect("shape");
+    let mut reader = RowReader::for_hashing(&shape);
+    const TEXTS: [&str; 8] = ["app_1", "  Ivan  HORVAT\t\n", "Say \"hi\"\\\u{1}", "ΟΔΟΣ ΑΣ", "İ\u{3000}x\u{1c}", "", "Đurđa Šimić", "a\u{feff}b"];
+    let base = NaiveDate::from_ymd_opt(2024, 2, 29).and_then(|d| d.and_hms_opt(23, 59, 59)).expect("a timestamp");
+    let mut seed = 11_u64;
+    for n in 0..2_000_u64 {
+        // Per field, a value and whether it is NULL (one time in four).
+        let mut draw = [(0_u64, false); 14];
+        for slot in &mut draw {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            *slot = ((seed >> 24) + n, (seed >> 60) % 4 == 0);
+        }
+        let maybe = |field: usize| (!draw[field].1).then_some(draw[field].0);
+        let text = |field: usize| maybe(field).map(|p| TEXTS[p as usize % TEXTS.len()].to_owned());
+        let stamp = |field: usize| {
+            // 0, 3, 6 and 9 fraction digits as chrono writes them, and years far apart.
+            maybe(field).map(|p| base + chrono::Duration::nanoseconds([0, 120_000_000, 7_000, 1, 999_999_999][p as usize % 5]) - chrono::Duration::days((p % 700_000) as i64))
+        };
+        let row = dc_schema::models::NewFunctionLog {
+            function_hash: text(0),
+            function_no: maybe(1).map(|v| v as i32),
+            main_app: text(2),
+            app_id: text(3),
+            thread_id: maybe(4).map(|v| -(v as i32)),
+            task_size: maybe(5).map(|v| (v as i64) << 20),
+            solved: maybe(6).map(|v| v as i32),
+            failed: maybe(7).map(|v| v as i32 % 3),
+            start_time: stamp(8),
+            end_time: stamp(9),
+            totals: maybe(10).map(|v| v as i32),
+            totalm: maybe(11).map(|_| i32::MIN),
+            totalh: maybe(12).map(|_| i32::MAX),
+            runtime: text(13),
+        };
+        let as_map = serde_json::to_value(&row).expect("row as JSON");
+        let streamed = reader.canonical_of(&row).expect("hashes").to_owned();
+        assert_eq!(streamed, reader.canonical_of(&as_map).expect("hashes"), "{row:?}");
+        assert_eq!(reader.sha_hex(&row).expect("hashes"), reader.sha_hex(&as_map).expect("hashes"));
+    }
+    // A NULL with a literal default hashes as the default, as merge writes it.
+    let canonical = reader.canonical_of(&function_log_at(base)).expect("hashes").to_owned();
+    assert!(canonical.contains(r#""failed": 0"#) && canonical.contains(r#""app_id": null"#), "{canonical}");
+}

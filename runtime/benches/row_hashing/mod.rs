@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, NaiveDateTime};
 use dc_runtime::row::{hex_of, RowReader, RowShape};
 use dc_schema::models::NewFunctionLog;
-use sha3::{Digest, Sha3_256};
+// The runtime's own SHA3-256, so "raw SHA3" is the same keccak the rows are hashed with.
+use dc_runtime::hash::sha3_256;
 
 fn base_time() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2024, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
@@ -116,7 +117,7 @@ pub fn measure(rows: usize, scratch: &Path) -> HashingResult {
     let mut reader = RowReader::for_hashing(&shape);
     let canonical: Vec<String> = sample.iter().map(|r| reader.canonical_of(r).expect("bench rows hash").to_string()).collect();
     let shas: String = sample.iter().map(|r| reader.sha_hex(r).expect("bench rows hash")).collect();
-    let rust_digest = hex_of(&Sha3_256::digest(shas.as_bytes()).into());
+    let rust_digest = hex_of(&sha3_256(shas.as_bytes()));
 
     let mut with_serde = || {
         let mut sink = 0_u8;
@@ -128,7 +129,7 @@ pub fn measure(rows: usize, scratch: &Path) -> HashingResult {
     let mut raw = || {
         let mut sink = 0_u8;
         for text in &canonical {
-            sink ^= Sha3_256::digest(black_box(text.as_bytes()))[0];
+            sink ^= sha3_256(black_box(text.as_bytes()))[0];
         }
         sink
     };

@@ -42,6 +42,19 @@ impl CanonicalBuf {
         self.bytes.extend_from_slice(ascii);
     }
 
+    /// The first `len` bytes of `block` (at most 32; whole UTF-8 chars):
+    /// copied as one fixed-size block, which compiles to two vector stores
+    /// where a copy of a length known only at run time calls `memcpy`, then
+    /// cut back to `len`. For the short pieces every row repeats (column
+    /// keys, timestamps).
+    #[inline]
+    pub(crate) fn push_padded(&mut self, block: &[u8; 32], len: usize) {
+        debug_assert!(len <= block.len() && std::str::from_utf8(&block[..len]).is_ok());
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(block);
+        self.bytes.truncate(start + len);
+    }
+
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.bytes.len()

@@ -1,9 +1,11 @@
 //! [`RowHasher`]: builds a row's canonical text in a reused buffer and hashes it with SHA3-256.
 
-use sha3::{Digest, Sha3_256};
 
 use super::buf::CanonicalBuf;
 use super::json::push_json_key;
+use super::pystr::python_timestamp_of_iso;
+use super::sha3::sha3_256;
+use super::text::push_normalized;
 use super::value::{HashValue, ToHashValue, ValueWriter};
 
 /// Builds canonical rows one after another in one buffer, so hashing a
@@ -58,12 +60,54 @@ impl RowHasher {
     /// [`field`](Self::field) with the name's text rendered beforehand, for
     /// callers that hash many rows of one table.
     pub fn keyed_field<V: ToHashValue + ?Sized>(&mut self, key: &HashKey, value: &V) {
+        value.write_hash(&mut ValueWriter::column(self.key(key)));
+    }
+
+    /// Writes a field's key (its text rendered beforehand) and hands back
+    /// the buffer for its value: the direct writers below, which the serde
+    /// path calls with what serde hands over, go through here.
+    #[inline]
+    fn key(&mut self, key: &HashKey) -> &mut CanonicalBuf {
         let fields = self.open_field();
         self.check_order(fields, &key.name);
-        let text = if fields == 0 { key.first() } else { key.text.as_str() };
-        self.buf.push_str(text);
-        value.write_hash(&mut ValueWriter::column(&mut self.buf));
+        match &key.padded {
+            _ if fields == 0 => self.buf.push_str(key.first()),
+            Some(block) => self.buf.push_padded(block, key.text.len()),
+            None => self.buf.push_str(&key.text),
+        }
         self.state = State::Open { fields: fields + 1 };
+        &mut self.buf
+    }
+
+    /// A field holding an integer: what `keyed_field(key, &HashValue::Int(value))` writes.
+    #[inline]
+    pub(crate) fn keyed_int(&mut self, key: &HashKey, value: i64) {
+        self.key(key).push_str(itoa::Buffer::new().format(value));
+    }
+
+    /// A text column's value, normalized: what `keyed_field(key, &HashValue::Text(text))` writes.
+    #[inline]
+    pub(crate) fn keyed_text(&mut self, key: &HashKey, text: &str) {
+        push_normalized(self.key(key), text);
+    }
+
+    /// A field whose value text was rendered beforehand by [`value_text`].
+    #[inline]
+    pub(crate) fn keyed_value_text(&mut self, key: &HashKey, value_text: &str) {
+        self.key(key).push_str(value_text);
+    }
+
+    /// A timestamp column given as the ISO text chrono writes: Python's
+    /// `str(datetime)` of it, rewritten from the text without building a
+    /// `NaiveDateTime`. Returns false, having written nothing, for text
+    /// [`python_timestamp_of_iso`] does not take (the caller parses it).
+    #[inline]
+    pub(crate) fn keyed_iso_timestamp(&mut self, key: &HashKey, iso: &str) -> bool {
+        let Some(python) = python_timestamp_of_iso(iso.as_bytes()) else {
+            return false;
+        };
+        self.key(key).push_padded(python.quoted(), python.quoted_len());
+        true
     }
 
     /// The number of fields the open row has, opening one if none is.
@@ -115,7 +159,7 @@ impl RowHasher {
     /// The SHA3-256 of the row's canonical text.
     pub fn finish(&mut self) -> [u8; 32] {
         self.close();
-        Sha3_256::digest(self.buf.as_bytes()).into()
+        sha3_256(self.buf.as_bytes())
     }
 
     /// The `sha` column value: SHA3-256 as 64 lowercase hex chars.
@@ -138,13 +182,21 @@ pub struct HashKey {
     name: String,
     /// `, "name": `; the row's first field leaves out the `, `.
     text: String,
+    /// `text` in a block of 32 bytes, when it fits (names up to 26 bytes).
+    padded: Option<[u8; 32]>,
 }
 
 impl HashKey {
     pub fn new(name: &str) -> Self {
         let mut buf = CanonicalBuf::default();
         push_json_key(&mut buf, name, false);
-        HashKey { name: name.to_owned(), text: buf.as_str().to_owned() }
+        let text = buf.as_str().to_owned();
+        let padded = (text.len() <= 32).then(|| {
+            let mut block = [b' '; 32];
+            block[..text.len()].copy_from_slice(text.as_bytes());
+            block
+        });
+        HashKey { name: name.to_owned(), text, padded }
     }
 
     pub fn name(&self) -> &str {
@@ -175,6 +227,15 @@ pub trait RowHash {
         self.hash_fields(hasher);
         hasher.canonical()
     }
+}
+
+/// A column value's canonical text on its own (what follows `"name": `),
+/// for values hashed often enough to render once, such as a column's
+/// default.
+pub(crate) fn value_text(value: &HashValue<'_>) -> String {
+    let mut buf = CanonicalBuf::default();
+    ValueWriter::column(&mut buf).value(value);
+    buf.as_str().to_owned()
 }
 
 /// The canonical text of fields given in any order. As in a Python dict

@@ -15,6 +15,7 @@
 //! - `value`: [`HashValue`] and the [`ToHashValue`] conversions;
 //! - `hasher`: [`RowHasher`], which builds the text and hashes it;
 //! - `buf`: the byte buffer the text is built in;
+//! - `sha3`: [`Sha3_256`], assembly where the target has it;
 //! - `swar`: word-at-a-time scans that let ordinary text through quickly.
 //!
 //! Where Rust values and Python values can differ (a `real` column, a
@@ -45,10 +46,13 @@ mod float;
 mod hasher;
 mod json;
 mod pystr;
+mod sha3;
 mod swar;
 mod text;
 mod value;
 
 pub use hasher::{canonical_text, sha_hex, HashKey, RowHash, RowHasher};
+pub(crate) use hasher::value_text;
+pub use self::sha3::{sha3_256, Sha3_256};
 pub use text::{is_python_whitespace, PYTHON_WHITESPACE};
 pub use value::{HashValue, ToHashValue, ValueWriter};

@@ -13,8 +13,8 @@ use serde::ser::{self, Impossible, Serialize, SerializeStruct};
 
 use super::json::slot_from_json;
 use super::parse::{parse_date, parse_time, parse_timestamp, parse_timestamp_tz};
-use super::{enum_slot, valid_decimal_text, RowError, RowReader, Slot};
-use crate::hash::HashValue;
+use super::{enum_slot, valid_decimal_text, DirectHash, DirectKind, RowError, RowReader, Slot};
+use crate::hash::{HashKey, HashValue};
 use crate::table::{ColumnInfo, SpecType};
 
 pub(crate) struct RowSerializer<'r, 's> {
@@ -129,20 +129,28 @@ pub(crate) struct MapState {
 }
 
 impl FieldsSerializer<'_, '_> {
+    #[inline]
     fn field_position(&mut self, key: &str) -> Result<usize, RowError> {
         // A struct's Serialize passes the same `&'static str` names in the
         // same order every row: the n-th name's address finds its field
         // without comparing names.
         let call = self.calls;
         self.calls += 1;
-        let address = key.as_ptr() as usize;
         if self.map.is_none() {
             if let Some(&(cached, field)) = self.reader.key_addresses.get(call) {
-                if cached == address {
+                if cached == key.as_ptr() as usize {
                     return Ok(field);
                 }
             }
         }
+        self.find_field(call, key)
+    }
+
+    /// The field named `key` (the first row of a struct, or a map's key), by name.
+    #[cold]
+    #[inline(never)]
+    fn find_field(&mut self, call: usize, key: &str) -> Result<usize, RowError> {
+        let address = key.as_ptr() as usize;
         let fields = &self.reader.shape.fields;
         let position = if fields.get(self.next).is_some_and(|f| f.serde_name == key) {
             Some(self.next)
@@ -216,15 +224,19 @@ impl FieldsSerializer<'_, '_> {
     fn capture<T: Serialize + ?Sized>(&mut self, field: usize, value: &T) -> Result<(), RowError> {
         self.next = field + 1;
         let shape = self.reader.shape;
+        // Merge's common case first: a streamed row, and a hashed field that
+        // nothing else keeps, of a type hashed as serde hands it over.
+        if self.reader.streaming_row && !self.reader.wanted[field] {
+            if let Some(direct) = &shape.direct[field] {
+                self.check_rank(field)?;
+                return value.serialize(DirectSerializer { direct, column: shape.column_of(field), field, reader: &mut *self.reader });
+            }
+        }
         let column = shape.column_of(field);
         let keep = self.reader.keeps(field);
         let hash_now = self.reader.streaming_row && shape.hash_rank[field].is_some();
         if hash_now {
-            // Derive visits fields in declaration order, which the generator made the hash order.
-            if shape.hash_rank[field] != Some(self.reader.next_rank) {
-                return Err(RowError::column(&column.name, "fields arrive out of column-name order; the table info says they are sorted (regenerate with `make gen`)"));
-            }
-            self.reader.next_rank += 1;
+            self.check_rank(field)?;
         } else if !keep {
             return Ok(());
         }
@@ -241,24 +253,204 @@ impl FieldsSerializer<'_, '_> {
             }
             _ => value.serialize(FieldSerializer { column, field, reader: &mut *self.reader, hash_direct: hash_now && !keep })?,
         };
+        self.reader.store(field, captured, hash_now)
+    }
+}
+
+impl FieldsSerializer<'_, '_> {
+    /// A streamed row's hashed field must be the next in hash order.
+    #[inline]
+    fn check_rank(&mut self, field: usize) -> Result<(), RowError> {
+        let shape = self.reader.shape;
+        // Derive visits fields in declaration order, which the generator made the hash order.
+        if shape.hash_rank[field] != Some(self.reader.next_rank) {
+            return Err(RowError::column(&shape.column_of(field).name, "fields arrive out of column-name order; the table info says they are sorted (regenerate with `make gen`)"));
+        }
+        self.reader.next_rank += 1;
+        Ok(())
+    }
+}
+
+impl RowReader<'_> {
+    /// Keeps what a field's serializer captured (`None`: the field was
+    /// `None`), hashing it first if the row streams.
+    fn store(&mut self, field: usize, captured: Option<Slot>, hash_now: bool) -> Result<(), RowError> {
         match captured {
             Some(Slot::Hashed) => {}
             Some(slot) => {
                 if hash_now {
-                    self.reader.hash_slot(field, &slot);
+                    self.hash_slot(field, &slot);
                 }
-                self.reader.values.slots[field] = slot;
+                self.values.slots[field] = slot;
             }
             None => {
-                self.reader.none_field(field)?;
+                self.none_field(field)?;
                 if hash_now {
-                    let slot = self.reader.values.slots[field].clone();
-                    self.reader.hash_slot(field, &slot);
+                    let slot = self.values.slots[field].clone();
+                    self.hash_slot(field, &slot);
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Hashes one field of a streamed row straight from what serde hands over,
+/// for the column types of [`DirectKind`]: an integer, a `&str`, a bool or
+/// a `None` goes into the canonical text at once, without a [`Slot`] or a
+/// [`HashValue`] between. Whatever else arrives (a type the column can't
+/// hold, a timestamp text of another shape) takes the long way, through
+/// [`FieldSerializer`], which hashes it or says what is wrong; either way
+/// the text is the one the long way would write.
+struct DirectSerializer<'c, 'r, 's> {
+    direct: &'c DirectHash,
+    column: &'c ColumnInfo,
+    field: usize,
+    reader: &'r mut RowReader<'s>,
+}
+
+impl<'c, 'r, 's> DirectSerializer<'c, 'r, 's> {
+    /// Hands the value to [`FieldSerializer`], and keeps or hashes what it captured.
+    fn long_way(self, serialize: impl FnOnce(FieldSerializer<'_, '_, 's>) -> Result<Option<Slot>, RowError>) -> Result<(), RowError> {
+        let captured = serialize(FieldSerializer { column: self.column, field: self.field, reader: &mut *self.reader, hash_direct: true })?;
+        self.reader.store(self.field, captured, true)
+    }
+
+    fn key(&self) -> &'s HashKey {
+        &self.reader.shape.hash_keys[self.field]
+    }
+
+    fn integer(self, value: i64) -> Result<(), RowError> {
+        if self.direct.kind != DirectKind::Integer {
+            return self.long_way(|mut field| field.int(value));
+        }
+        let key = self.key();
+        self.reader.hasher.keyed_int(key, value);
+        Ok(())
+    }
+}
+
+/// Methods that always take the long way.
+macro_rules! long_way {
+    ($($method:ident($($arg:ident: $type:ty),*);)*) => {$(
+        fn $method(self, $($arg: $type),*) -> Result<(), RowError> {
+            self.long_way(|field| field.$method($($arg),*))
+        }
+    )*};
+}
+
+/// Compound values: no column type that a field serializer reads holds one
+/// (JSON, bytes and array columns go through `serde_json` instead).
+macro_rules! refuse_compound {
+    () => {
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, RowError> {
+            Err(cannot_hold(self.column, "a sequence"))
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, RowError> {
+            Err(cannot_hold(self.column, "a tuple"))
+        }
+        fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, RowError> {
+            Err(cannot_hold(self.column, "a tuple struct"))
+        }
+        fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeTupleVariant, RowError> {
+            Err(cannot_hold(self.column, "an enum variant with data"))
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, RowError> {
+            Err(cannot_hold(self.column, "a map"))
+        }
+        fn serialize_struct(self, name: &'static str, _: usize) -> Result<Self::SerializeStruct, RowError> {
+            Err(cannot_hold(self.column, format_args!("the struct `{name}`")))
+        }
+        fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeStructVariant, RowError> {
+            Err(cannot_hold(self.column, "an enum variant with data"))
+        }
+    };
+}
+
+impl ser::Serializer for DirectSerializer<'_, '_, '_> {
+    type Ok = ();
+    type Error = RowError;
+    type SerializeSeq = Impossible<(), RowError>;
+    type SerializeTuple = Impossible<(), RowError>;
+    type SerializeTupleStruct = Impossible<(), RowError>;
+    type SerializeTupleVariant = Impossible<(), RowError>;
+    type SerializeMap = Impossible<(), RowError>;
+    type SerializeStruct = Impossible<(), RowError>;
+    type SerializeStructVariant = Impossible<(), RowError>;
+
+    fn serialize_bool(self, value: bool) -> Result<(), RowError> {
+        if self.direct.kind != DirectKind::Bool {
+            return self.long_way(|field| field.serialize_bool(value));
+        }
+        let key = self.key();
+        self.reader.hasher.keyed_value_text(key, if value { "true" } else { "false" });
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), RowError> {
+        self.integer(i64::from(v))
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), RowError> {
+        self.integer(i64::from(v))
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), RowError> {
+        self.integer(i64::from(v))
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), RowError> {
+        self.integer(v)
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), RowError> {
+        self.integer(i64::from(v))
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), RowError> {
+        self.integer(i64::from(v))
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), RowError> {
+        self.integer(i64::from(v))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), RowError> {
+        let key = self.key();
+        match self.direct.kind {
+            DirectKind::Text => self.reader.hasher.keyed_text(key, v),
+            DirectKind::Timestamp if self.reader.hasher.keyed_iso_timestamp(key, v) => {}
+            _ => return self.long_way(|field| field.serialize_str(v)),
+        }
+        Ok(())
+    }
+    fn serialize_none(self) -> Result<(), RowError> {
+        let Some(text) = &self.direct.none_text else {
+            return self.long_way(|field| field.serialize_none());
+        };
+        let key = self.key();
+        self.reader.hasher.keyed_value_text(key, text);
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), RowError> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result<(), RowError> {
+        value.serialize(self)
+    }
+    fn collect_str<T: Display + ?Sized>(self, value: &T) -> Result<(), RowError> {
+        self.long_way(|field| field.collect_str(value))
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(self, name: &'static str, index: u32, variant: &'static str, value: &T) -> Result<(), RowError> {
+        self.long_way(|field| field.serialize_newtype_variant(name, index, variant, value))
+    }
+    long_way! {
+        serialize_u64(v: u64);
+        serialize_f32(v: f32);
+        serialize_f64(v: f64);
+        serialize_char(v: char);
+        serialize_bytes(v: &[u8]);
+        serialize_unit();
+        serialize_unit_struct(name: &'static str);
+        serialize_unit_variant(name: &'static str, index: u32, variant: &'static str);
+    }
+    refuse_compound!();
+}
+
+fn cannot_hold(column: &ColumnInfo, found: impl Display) -> RowError {
+    RowError::column(&column.name, format!("a {} column cannot hold {found}", column.ty))
 }
 
 /// Serializes one field's value; `Ok(None)` means the field was `None`.
@@ -284,7 +476,7 @@ impl FieldSerializer<'_, '_, '_> {
     }
 
     fn wrong(&self, found: impl Display) -> RowError {
-        RowError::column(&self.column.name, format!("a {} column cannot hold {found}", self.column.ty))
+        cannot_hold(self.column, found)
     }
 
     fn int(&mut self, value: i64) -> Result<Option<Slot>, RowError> {
@@ -476,27 +668,7 @@ impl ser::Serializer for FieldSerializer<'_, '_, '_> {
     fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, variant: &'static str, _: &T) -> Result<Option<Slot>, RowError> {
         Err(self.wrong(format_args!("the enum variant `{variant}` with data")))
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, RowError> {
-        Err(self.wrong("a sequence"))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, RowError> {
-        Err(self.wrong("a tuple"))
-    }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, RowError> {
-        Err(self.wrong("a tuple struct"))
-    }
-    fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeTupleVariant, RowError> {
-        Err(self.wrong("an enum variant with data"))
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, RowError> {
-        Err(self.wrong("a map"))
-    }
-    fn serialize_struct(self, name: &'static str, _: usize) -> Result<Self::SerializeStruct, RowError> {
-        Err(self.wrong(format_args!("the struct `{name}`")))
-    }
-    fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeStructVariant, RowError> {
-        Err(self.wrong("an enum variant with data"))
-    }
+    refuse_compound!();
 }
 
 /// A short formatted value on the stack; writing past its end fails.

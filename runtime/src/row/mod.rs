@@ -101,6 +101,62 @@ pub struct RowShape {
     pub(crate) hash_rank: Vec<Option<u32>>,
     /// Per field, its column name as the canonical text writes it.
     pub(crate) hash_keys: Vec<HashKey>,
+    /// Per field, how a streamed row hashes it straight from what serde
+    /// hands over (hashed columns of the common types only).
+    pub(crate) direct: Vec<Option<DirectHash>>,
+}
+
+/// A hashed field whose value serde hands over in a form the hash text can
+/// be written from at once, with no [`Slot`] in between (`capture`'s
+/// `DirectSerializer`): the common column types of generated rows.
+#[derive(Debug, Clone)]
+pub(crate) struct DirectHash {
+    pub kind: DirectKind,
+    /// The value text a `None` hashes as (NULL, or the column's literal
+    /// default); `None` when that takes the long way (a default that is
+    /// computed or does not read as the column's type).
+    pub none_text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DirectKind {
+    /// smallint, int, bigint: serde's integers.
+    Integer,
+    /// string, text (not enums): serde's `&str`, normalized.
+    Text,
+    Bool,
+    /// datetime: chrono's ISO text, rewritten as Python's.
+    Timestamp,
+}
+
+impl DirectHash {
+    fn of(column: &ColumnInfo) -> Option<DirectHash> {
+        if !column.hashed || !column.enum_values.is_empty() {
+            return None;
+        }
+        let kind = match column.ty {
+            SpecType::SmallInt | SpecType::Int | SpecType::BigInt => DirectKind::Integer,
+            SpecType::String | SpecType::Text => DirectKind::Text,
+            SpecType::Bool => DirectKind::Bool,
+            SpecType::DateTime => DirectKind::Timestamp,
+            _ => return None,
+        };
+        Some(DirectHash { kind, none_text: none_text(column) })
+    }
+}
+
+/// What [`RowReader::none_field`] then hashing the slot writes for a `None`.
+fn none_text(column: &ColumnInfo) -> Option<String> {
+    let mut values = RowValues::default();
+    let slot = match &column.default {
+        Some(ColumnDefault::Literal(literal)) => json::slot_from_json(column, &column.ty, literal, &mut values).ok()?,
+        // The database computes it only once the row is written.
+        Some(ColumnDefault::Computed) | None => Slot::Null,
+    };
+    if matches!(slot, Slot::List(_)) {
+        return None;
+    }
+    Some(crate::hash::value_text(&values.hash_value(&slot, &[])))
 }
 
 /// Tables may have at most this many insert columns with defaults (one bit each).
@@ -133,7 +189,8 @@ impl RowShape {
             hash_rank[field] = Some(rank as u32);
         }
         let hash_keys = fields.iter().map(|f| HashKey::new(&info.columns[f.column].name)).collect();
-        Ok(RowShape { info, fields, hash_order, hash_rank, hash_keys })
+        let direct = fields.iter().map(|f| DirectHash::of(&info.columns[f.column])).collect();
+        Ok(RowShape { info, fields, hash_order, hash_rank, hash_keys, direct })
     }
 
     pub fn info(&self) -> &TableInfo {
@@ -168,6 +225,16 @@ impl RowValues {
     fn clear(&mut self, fields: usize) {
         self.slots.clear();
         self.slots.resize(fields, Slot::Null);
+        self.clear_buffers(fields);
+    }
+
+    /// Everything but the slots, for a reader that reads no slot back
+    /// ([`RowReader::hash_only`]); they still have one place per field.
+    fn clear_buffers(&mut self, fields: usize) {
+        if self.slots.len() != fields {
+            self.slots.clear();
+            self.slots.resize(fields, Slot::Null);
+        }
         self.defaulted = 0;
         self.text.clear();
         self.bytes.clear();
@@ -217,6 +284,11 @@ pub struct RowReader<'s> {
     pub(crate) streaming_row: bool,
     /// The hash rank the next hashed field must have.
     pub(crate) next_rank: u32,
+    /// Streams and keeps no field: no slot is read back after a row (its
+    /// hashed fields go into the hash as serde walks them, and a map row,
+    /// which doesn't stream, writes every slot it reads), so rows need not
+    /// reset them.
+    hash_only: bool,
 }
 
 impl<'s> RowReader<'s> {
@@ -233,6 +305,7 @@ impl<'s> RowReader<'s> {
             values: RowValues::default(),
             hasher: RowHasher::new(),
             key_addresses: vec![(0, 0); wanted.len()],
+            hash_only: stream && !wanted.contains(&true),
             wanted,
             stream,
             streaming_row: false,
@@ -252,6 +325,7 @@ impl<'s> RowReader<'s> {
             stream: false,
             streaming_row: false,
             next_rank: 0,
+            hash_only: false,
         }
     }
 
@@ -286,7 +360,11 @@ impl<'s> RowReader<'s> {
 
     /// Captures a row through serde.
     pub(crate) fn read<T: Serialize + ?Sized>(&mut self, row: &T) -> Result<(), RowError> {
-        self.values.clear(self.shape.fields.len());
+        if self.hash_only {
+            self.values.clear_buffers(self.shape.fields.len());
+        } else {
+            self.values.clear(self.shape.fields.len());
+        }
         self.streaming_row = false;
         row.serialize(capture::RowSerializer { reader: self })?;
         if self.streaming_row && self.next_rank as usize != self.shape.hash_order.len() {
