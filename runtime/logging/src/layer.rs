@@ -28,6 +28,33 @@ pub const FUNCTION_FIELDS: [&str; 3] = ["task_size", "solved", "failed"];
 /// Joins span names in `logs.call_chain`.
 pub const CHAIN_SEPARATOR: &str = " -> ";
 
+/// An event with this field (and [`OWNER_RUNTIME_FIELD`]) is filed under that
+/// app instead of this process's: how dc-manager logs a child's stdout and
+/// stderr under the child's ids.
+///
+/// ```
+/// # let (app_id, runtime_id) = ("a".repeat(64), "b".repeat(64));
+/// tracing::info!(dc.app_id = app_id.as_str(), dc.runtime_id = runtime_id.as_str(), stream = "stdout", "a child's line");
+/// ```
+///
+/// Both must be set, non-empty and at most 64 characters (`logs.app_id`,
+/// `logs.runtime`). An owned event's record has that app and runtime, no
+/// instance id, and no module, file, line, function or call chain (those
+/// would describe the relaying process's code, not the owner's); its other
+/// fields go to `context_json`, and it does not count as an exception of
+/// this process's runtime. The owner's app and runtime rows are expected to
+/// exist (the database sink inserts a missing runtime row without a start).
+///
+/// An event that names an owner wrongly (one field missing, empty or too
+/// long) is not dropped and not guessed at: it is filed under this process's
+/// ids as an ordinary event, with both given values and
+/// [`OWNER_ERROR_FIELD`], saying what is wrong, in `context_json`.
+pub const OWNER_APP_FIELD: &str = "dc.app_id";
+/// The owner's `runtime.runtime`; see [`OWNER_APP_FIELD`].
+pub const OWNER_RUNTIME_FIELD: &str = "dc.runtime_id";
+/// Set in `context_json` when an event named its owner wrongly; see [`OWNER_APP_FIELD`].
+pub const OWNER_ERROR_FIELD: &str = "dc.owner_error";
+
 /// Feeds the logging pipeline; get one from [`crate::Logging::build`].
 #[derive(Clone)]
 pub struct DcLayer {
@@ -104,13 +131,56 @@ fn thread_id() -> i32 {
 struct EventFields {
     message: String,
     fields: Vec<(Cow<'static, str>, serde_json::Value)>,
+    /// [`OWNER_APP_FIELD`] and [`OWNER_RUNTIME_FIELD`], when the event has them.
+    owner_app: Option<String>,
+    owner_runtime: Option<String>,
+}
+
+impl EventFields {
+    /// Takes an owner field; false for any other field.
+    fn owner(&mut self, field: &Field, value: impl FnOnce() -> String) -> bool {
+        match field.name() {
+            OWNER_APP_FIELD => self.owner_app = Some(value()),
+            OWNER_RUNTIME_FIELD => self.owner_runtime = Some(value()),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The owner's context when the event names one correctly. A wrong
+    /// owner goes back among the fields with what is wrong with it, and the
+    /// event stays this process's ([`OWNER_APP_FIELD`]).
+    fn take_owner(&mut self) -> Option<Arc<crate::record::Context>> {
+        if self.owner_app.is_none() && self.owner_runtime.is_none() {
+            return None;
+        }
+        let (app, runtime) = (self.owner_app.take(), self.owner_runtime.take());
+        let problem = [(OWNER_APP_FIELD, &app), (OWNER_RUNTIME_FIELD, &runtime)].into_iter().find_map(|(name, value)| match value {
+            None => Some(format!("{name} is missing")),
+            Some(id) if id.is_empty() => Some(format!("{name} is empty")),
+            Some(id) if id.chars().count() > 64 => Some(format!("{name} is {} characters long; an id has at most 64", id.chars().count())),
+            Some(_) => None,
+        });
+        match problem {
+            None => Some(Arc::new(crate::record::Context { app_id: app, runtime, managed: true, ..crate::record::Context::default() })),
+            Some(problem) => {
+                for (name, value) in [(OWNER_APP_FIELD, app), (OWNER_RUNTIME_FIELD, runtime)] {
+                    if let Some(value) = value {
+                        self.fields.push((Cow::Borrowed(name), serde_json::Value::String(value)));
+                    }
+                }
+                self.fields.push((Cow::Borrowed(OWNER_ERROR_FIELD), serde_json::Value::String(format!("{problem}: filed under the logging process's own ids"))));
+                None
+            }
+        }
+    }
 }
 
 impl Visit for EventFields {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.message.push_str(value);
-        } else {
+        } else if !self.owner(field, || value.to_string()) {
             self.fields.push((Cow::Borrowed(field.name()), serde_json::Value::String(value.to_string())));
         }
     }
@@ -138,7 +208,7 @@ impl Visit for EventFields {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
             let _ = write!(self.message, "{value:?}");
-        } else {
+        } else if !self.owner(field, || format!("{value:?}")) {
             self.fields.push((Cow::Borrowed(field.name()), serde_json::Value::String(format!("{value:?}"))));
         }
     }
@@ -226,11 +296,28 @@ where
         }
         let metadata = event.metadata();
         let level = log_level(metadata.level());
+        let mut fields = EventFields { message: String::new(), fields: Vec::new(), owner_app: None, owner_runtime: None };
+        event.record(&mut fields);
+        if let Some(owner) = fields.take_owner() {
+            // Another app's line, relayed: none of this process's code or counts apply.
+            self.shared.submit(Record::Log(LogRecord {
+                context: owner,
+                time: Utc::now(),
+                level,
+                target: Cow::Borrowed(metadata.target()),
+                module: None,
+                file: None,
+                line: None,
+                function: None,
+                call_chain: None,
+                message: fields.message,
+                fields: fields.fields,
+            }));
+            return;
+        }
         if *metadata.level() == tracing::Level::ERROR {
             self.shared.errors.fetch_add(1, Ordering::Relaxed);
         }
-        let mut fields = EventFields { message: String::new(), fields: Vec::new() };
-        event.record(&mut fields);
         let (function, call_chain) = match ctx.event_span(event) {
             Some(span) => (Some(Cow::Borrowed(span.name())), span.extensions().get::<SpanData>().map(|data| data.chain.clone())),
             None => (None, None),

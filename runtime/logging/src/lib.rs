@@ -61,6 +61,8 @@ pub enum LoggingError {
 pub struct Logging {
     settings: LogSettings,
     database_url: Option<DatabaseUrl>,
+    /// False for a process that is not an app run ([`Logging::no_runtime`]).
+    own_runtime: bool,
 }
 
 impl Logging {
@@ -69,12 +71,12 @@ impl Logging {
     pub fn from_env() -> Result<Logging, LoggingError> {
         let settings = LogSettings::from_env()?;
         let database_url = if settings.database { Some(DatabaseUrl::from_env()?) } else { None };
-        Ok(Logging { settings, database_url })
+        Ok(Logging { settings, database_url, own_runtime: true })
     }
 
     /// The given settings; the database sink only with [`database`](Logging::database).
     pub fn new(settings: LogSettings) -> Logging {
-        Logging { settings, database_url: None }
+        Logging { settings, database_url: None, own_runtime: true }
     }
 
     pub fn settings(&self) -> &LogSettings {
@@ -104,6 +106,16 @@ impl Logging {
     pub fn managed_run(mut self, app_id: impl Into<String>, runtime_id: impl Into<String>) -> Self {
         self.settings.app_id = Some(app_id.into());
         self.settings.runtime_id = Some(runtime_id.into());
+        self
+    }
+
+    /// For a process that is no app run (dc-manager): it writes no runtime
+    /// row of its own, and its own events have no app and no runtime
+    /// (`logs.app_id` and `logs.runtime` NULL). Events that name their owner
+    /// ([`layer::OWNER_APP_FIELD`]) still go under the owner's ids. Ignored
+    /// with [`managed_run`](Logging::managed_run) or `DC_RUNTIME_ID`.
+    pub fn no_runtime(mut self) -> Self {
+        self.own_runtime = false;
         self
     }
 
@@ -196,6 +208,7 @@ impl Logging {
         let managed = settings.runtime_id.is_some();
         let runtime = match &settings.runtime_id {
             Some(id) => Some(id.clone()),
+            None if !self.own_runtime => None,
             None => database.as_ref().map(|_| ids::runtime_id(app_id.as_deref().unwrap_or(""), record::local(started), std::process::id())),
         };
         let context = Arc::new(Context {

@@ -1,9 +1,11 @@
 //! Where an app's stdout and stderr lines go: the seam to the logging pipeline.
 //!
 //! [`OutputSink`] is what the manager calls for every line; the default,
-//! [`TracingSink`], emits each line as a `tracing` event carrying the app and
-//! runtime ids, so any subscriber (the console, or the dc-logging pipeline
-//! once it is connected) receives them.
+//! [`TracingSink`], emits each line as a `tracing` event that names the app
+//! and runtime it belongs to in dc-logging's owner fields
+//! ([`dc_logging::layer::OWNER_APP_FIELD`]), so the dc-manager binary's
+//! dc-logging layer files it in `logs` under the child's ids, and the
+//! console prints it.
 
 /// Which stream a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,15 +29,20 @@ pub trait OutputSink: Send + Sync + 'static {
     fn line(&self, app_id: &str, runtime_id: &str, stream: Stream, line: &str);
 }
 
-/// Each line as a `tracing` event (target `dc_manager::app`): stdout at INFO, stderr at WARN.
+/// The target of the events that carry an app's output.
+pub const TARGET: &str = "dc_manager::app";
+
+/// Each line as a `tracing` event (target [`TARGET`]): stdout at INFO, stderr
+/// at WARN, with `dc.app_id`, `dc.runtime_id` (dc-logging's owner fields) and `stream`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TracingSink;
 
 impl OutputSink for TracingSink {
     fn line(&self, app_id: &str, runtime_id: &str, stream: Stream, line: &str) {
+        // `stream` first: tracing's macros cannot parse a dotted field right after `target:`.
         match stream {
-            Stream::Stdout => tracing::info!(target: "dc_manager::app", app_id, runtime_id, stream = stream.name(), "{line}"),
-            Stream::Stderr => tracing::warn!(target: "dc_manager::app", app_id, runtime_id, stream = stream.name(), "{line}"),
+            Stream::Stdout => tracing::info!(target: TARGET, stream = stream.name(), dc.app_id = app_id, dc.runtime_id = runtime_id, "{line}"),
+            Stream::Stderr => tracing::warn!(target: TARGET, stream = stream.name(), dc.app_id = app_id, dc.runtime_id = runtime_id, "{line}"),
         }
     }
 }

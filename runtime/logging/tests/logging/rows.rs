@@ -249,3 +249,54 @@ fn each_merged_table_is_recorded_once_in_app_db_objects() {
     assert_eq!(db.count("SELECT count(*) FROM app_db_objects"), 1);
     assert!(db.scalar("SELECT last_use_date FROM app_db_objects") > before);
 }
+
+#[test]
+fn events_that_name_their_owner_are_filed_under_it_and_a_wrong_owner_stays_with_the_process() {
+    use dc_logging::layer::{OWNER_APP_FIELD, OWNER_ERROR_FIELD};
+    let db = Db::new("logs_owner");
+    let spill = tempfile::tempdir().unwrap();
+    // The owner: an app run with its app and runtime rows, as dc-manager writes them before a child starts.
+    let (_, owner) = logging(spill.path(), Some(&db)).build::<tracing_subscriber::Registry>().unwrap();
+    let (app_id, runtime) = (owner.app_id().unwrap().to_string(), owner.runtime_id().unwrap().to_string());
+    owner.finish(RuntimeExitCode::Finished);
+    let runtimes_before = db.count("SELECT count(*) FROM runtime");
+
+    // The relay (a manager): no app, no runtime of its own.
+    let relay_spill = tempfile::tempdir().unwrap();
+    let settings = crate::support::settings(relay_spill.path());
+    let (layer, relay) = dc_logging::Logging::new(settings).database(db.url()).no_runtime().build().unwrap();
+    assert_eq!((relay.app_id(), relay.runtime_id()), (None, None));
+    let too_long = "x".repeat(65);
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let _span = info_span!("relay_loop").entered();
+        info!(dc.app_id = app_id.as_str(), dc.runtime_id = runtime.as_str(), stream = "stdout", "owned out");
+        tracing::error!(dc.app_id = %app_id, dc.runtime_id = %runtime, stream = "stderr", "owned err");
+        info!(stream = "none", "the relay's own");
+        warn!(dc.app_id = app_id.as_str(), "owner without runtime");
+        warn!(dc.app_id = too_long.as_str(), dc.runtime_id = runtime.as_str(), "owner too long");
+    });
+    let stats = relay.finish(RuntimeExitCode::Finished);
+    assert!(stats.sinks.iter().all(|sink| !sink.backlog && sink.last_error.is_none()), "{stats:?}");
+
+    let rows = db.query(
+        "SELECT msg, coalesce(app_id, 'NULL'), coalesce(runtime, 'NULL'), log_level, coalesce(context_json, ''), coalesce(function_name, 'NULL'), coalesce(module_name, 'NULL'), coalesce(instance_id::text, 'NULL')
+         FROM logs WHERE msg <> '' AND (app_id IS NULL OR msg LIKE 'owne%') ORDER BY id",
+    );
+    let msgs: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();
+    assert_eq!(msgs, ["owned out", "owned err", "the relay's own", "owner without runtime", "owner too long"], "{rows:?}");
+    // Owned: the owner's ids, the level, the stream in context_json, nothing of the relay's code.
+    assert_eq!(rows[0][1..], [app_id.as_str(), runtime.as_str(), "20", r#"{"stream":"stdout"}"#, "NULL", "NULL", "NULL"]);
+    assert_eq!(rows[1][1..], [app_id.as_str(), runtime.as_str(), "40", r#"{"stream":"stderr"}"#, "NULL", "NULL", "NULL"]);
+    // The relay's own event: no app, no runtime, its span and module.
+    assert_eq!(rows[2][1..4], ["NULL", "NULL", "20"]);
+    assert_eq!(rows[2][5], "relay_loop");
+    // Wrong owners: kept, under the relay's (empty) ids, with the given values and what is wrong.
+    for (row, problem) in [(&rows[3], "dc.runtime_id is missing"), (&rows[4], "dc.app_id is 65 characters long")] {
+        assert_eq!(row[1..4], ["NULL", "NULL", "30"], "{row:?}");
+        let context: serde_json::Value = serde_json::from_str(&row[4]).unwrap();
+        assert!(context[OWNER_ERROR_FIELD].as_str().unwrap().starts_with(problem), "{context}");
+        assert!(context[OWNER_APP_FIELD].is_string(), "{context}");
+    }
+    // The owned ERROR is the owner's line, not an exception of the owner's runtime row (already ended) nor the relay's.
+    assert_eq!(db.count("SELECT count(*) FROM runtime"), runtimes_before, "the relay made no runtime row");
+}

@@ -1,4 +1,11 @@
 //! `dc-manager`: the manager process. Configuration from flags or environment; SIGTERM (or Ctrl-C) shuts it down gracefully.
+//!
+//! Logging: every event goes to the console (stdout, `RUST_LOG`, default
+//! info); the apps' stdout and stderr lines (target [`output::TARGET`]) also go
+//! through dc-logging into the `logs` table of the same database, under each
+//! child's app and runtime ids (`DC_LOG_*` settings apply: spill directory,
+//! level, `DC_LOG_DATABASE=false` to turn the table off). The manager's own
+//! events stay on the console: it is no app run and has no runtime row.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -7,8 +14,12 @@ use std::time::Duration;
 use clap::Parser;
 use dc_manager::manager::{self, Config};
 use dc_manager::notify::{Notifier, Webhook};
+use dc_manager::output;
 use dc_runtime::db::DatabaseUrl;
 use tokio_util::sync::CancellationToken;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 #[derive(Parser)]
 #[command(name = "dc-manager", version, about = "Runs registered apps on their schedules and on commands; many managers may share one database")]
@@ -40,15 +51,42 @@ fn seconds(value: f64, name: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value).ok().filter(|d| !d.is_zero()).ok_or_else(|| format!("--{name} must be a positive number of seconds, not {value}"))
 }
 
+/// dc-logging for the apps' output: the `logs` table of `url`, no runtime row
+/// of the manager's own; console, SIGTERM and the app's ids are the manager's business.
+fn app_output_logging(url: &DatabaseUrl) -> Result<dc_logging::Logging, dc_logging::LoggingError> {
+    let settings = dc_logging::LogSettings { console: false, handle_sigterm: false, app: None, app_id: None, runtime_id: None, ..dc_logging::LogSettings::from_env()? };
+    let database = settings.database;
+    let logging = dc_logging::Logging::new(settings).no_runtime();
+    Ok(if database { logging.database(url.clone()) } else { logging })
+}
+
 fn main() -> ExitCode {
+    let args = Args::parse();
+    let url = DatabaseUrl::new(args.database_url.clone());
+    let (app_output, logging_guard) = match app_output_logging(&url).and_then(|logging| logging.build()) {
+        Ok(built) => built,
+        Err(error) => {
+            eprintln!("dc-manager: logging: {error}");
+            return ExitCode::from(2);
+        }
+    };
     // Colours only on a terminal: a log file or a collector gets plain `key="value"` fields.
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+    let console = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
-    let args = Args::parse();
-    let mut config = Config::new(DatabaseUrl::new(args.database_url));
+        .with_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()));
+    tracing_subscriber::registry().with(console).with(app_output.with_filter(tracing_subscriber::filter::filter_fn(|metadata| metadata.target() == output::TARGET))).init();
+    let code = run(args, url);
+    // Every line the apps wrote before they ended reaches the table (or the spill file) before the process exits.
+    let stats = logging_guard.finish(dc_schema::enums::RuntimeExitCode::Finished);
+    if let Some(sink) = stats.sinks.iter().find(|sink| sink.backlog || sink.last_error.is_some()) {
+        eprintln!("dc-manager: app output not all written to {}: it waits in the spill file for the next start ({sink:?})", sink.name);
+    }
+    code
+}
+
+fn run(args: Args, url: DatabaseUrl) -> ExitCode {
+    let mut config = Config::new(url);
     let settings = (|| -> Result<(), String> {
         config.lease = seconds(args.lease_s, "lease-s")?;
         config.grace = seconds(args.grace_s, "grace-s")?;
@@ -66,7 +104,7 @@ fn main() -> ExitCode {
     if let Some(id) = args.manager_id {
         config.manager_id = id;
     }
-    config.sink = Arc::new(dc_manager::output::TracingSink);
+    config.sink = Arc::new(output::TracingSink);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

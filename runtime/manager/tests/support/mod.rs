@@ -66,7 +66,12 @@ impl TestDb {
 
     /// Starts a manager process with test-sized settings.
     pub fn manager(&self, extra: &[&str]) -> ManagerProcess {
-        ManagerProcess::start(&self.url, self.dir.path(), extra)
+        ManagerProcess::start(&self.url, self.dir.path(), extra, &[])
+    }
+
+    /// A manager with extra environment variables (`DC_LOG_*`, say).
+    pub fn manager_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> ManagerProcess {
+        ManagerProcess::start(&self.url, self.dir.path(), extra, env)
     }
 
     pub fn dcctl(&self, args: &[&str]) -> std::process::Output {
@@ -83,7 +88,7 @@ pub struct ManagerProcess {
 }
 
 impl ManagerProcess {
-    pub fn start(url: &str, dir: &Path, extra: &[&str]) -> ManagerProcess {
+    pub fn start(url: &str, dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> ManagerProcess {
         let n = MANAGER_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let log = dir.join(format!("manager-{n}.log"));
         let file = std::fs::File::create(&log).unwrap();
@@ -95,6 +100,9 @@ impl ManagerProcess {
             .args(&args)
             .env("DC_DB_MAIN_URL", url)
             .env("RUST_LOG", "info")
+            // The apps' output spills here when the database cannot take it, not into the crate directory.
+            .env("DC_LOG_SPILL_DIR", dir.join("manager-spill"))
+            .envs(env.iter().copied())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()
