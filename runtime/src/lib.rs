@@ -15,5 +15,5 @@ pub mod table;
 
 pub use codebook::sync_codebooks;
 pub use db::{Database, DatabaseUrl};
-pub use merge::{CancelToken, Merge, MergeError, MergeReport, Mode, Phase, ThreadBudget};
+pub use merge::{BinaryWriter, CancelToken, Merge, MergeError, MergeReport, Mode, Phase, ThreadBudget};
 pub use table::{TableInfo, TableOf};

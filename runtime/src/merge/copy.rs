@@ -165,8 +165,9 @@ fn read_binary(mut reader: impl BufRead, row: &mut impl FnMut(&Tuple<'_>) -> Res
     }
 }
 
-/// Builds a binary COPY stream: header, tuples, trailer.
-pub(crate) struct BinaryWriter {
+/// Builds a binary COPY stream: header, tuples, trailer. Public so other crates
+/// that COPY rows of their own (dc-logging's `logs` sink) write the format once.
+pub struct BinaryWriter {
     pub buf: Vec<u8>,
 }
 

@@ -58,7 +58,8 @@ use tracing::field::Empty;
 pub use self::control::{CancelToken, ThreadBudget};
 pub use self::error::{MergeError, Phase};
 
-use self::copy::{copy_in, copy_out, BinaryWriter, CopyOutError, Tuple};
+use self::copy::{copy_in, copy_out, CopyOutError, Tuple};
+pub use self::copy::BinaryWriter;
 use self::diff::{Existing, Incoming, KeyValue, Locator, Plan};
 use self::sql::{LocatorType, Statements};
 use crate::row::{is_key_type, RowReader, RowShape, RowValues, Slot};

@@ -2,26 +2,25 @@
 //!
 //! The column list is Diesel's (`logs::` columns, checked against the
 //! generated schema at compile time); only the values are written here.
-//! Binary COPY: an 11-byte signature, flags and extension length, then per
-//! row a field count and each field as a length (-1 for NULL) and its bytes,
-//! then a -1 trailer. Text is UTF-8, `int4` 4 bytes big-endian, `timestamp`
-//! microseconds since 2000-01-01 as 8 bytes big-endian.
+//! The stream's framing is dc-runtime's [`BinaryWriter`]; this module writes the
+//! values: text as UTF-8, `int4` 4 bytes big-endian, `timestamp` microseconds
+//! since 2000-01-01 as 8 bytes big-endian.
 
 use std::io::Write;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Local, Offset, TimeZone, Utc};
+use dc_runtime::BinaryWriter;
 use dc_schema::schema::logs;
 use diesel::pg::CopyFormat;
 use diesel::{ExecuteCopyFromDsl, PgConnection, QueryResult};
 
 use crate::record::{LogRecord, Record};
 
-const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 /// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 /// Columns written per row (the list in [`copy_logs`]).
-const LOG_COLUMNS: i16 = 13;
+const LOG_COLUMNS: usize = 13;
 
 /// One `logs` row to write: the record and its function id (resolved by the sink's cache).
 pub(crate) struct LogToWrite {
@@ -65,72 +64,60 @@ impl LocalClock {
     }
 }
 
+/// Writes `logs` rows through dc-runtime's binary COPY writer (the format is written once, there).
 struct Encoder {
-    buf: Vec<u8>,
+    out: BinaryWriter,
 }
 
 impl Encoder {
-    fn null(&mut self) {
-        self.buf.extend_from_slice(&(-1_i32).to_be_bytes());
-    }
-
     fn text(&mut self, text: Option<&str>) {
         match text {
-            Some(text) => {
-                self.buf.extend_from_slice(&(text.len() as i32).to_be_bytes());
-                self.buf.extend_from_slice(text.as_bytes());
-            }
-            None => self.null(),
+            Some(text) => self.out.field(text.as_bytes()),
+            None => self.out.null(),
         }
     }
 
     fn int4(&mut self, value: Option<i32>) {
         match value {
-            Some(value) => {
-                self.buf.extend_from_slice(&4_i32.to_be_bytes());
-                self.buf.extend_from_slice(&value.to_be_bytes());
-            }
-            None => self.null(),
+            Some(value) => self.out.field(&value.to_be_bytes()),
+            None => self.out.null(),
         }
     }
 
     fn int8(&mut self, value: i64) {
-        self.buf.extend_from_slice(&8_i32.to_be_bytes());
-        self.buf.extend_from_slice(&value.to_be_bytes());
+        self.out.field(&value.to_be_bytes());
     }
 
     /// The fields as a JSON object in the order written; NULL without fields.
     fn context_json(&mut self, log: &LogRecord) {
         if log.fields.is_empty() {
-            return self.null();
+            return self.out.null();
         }
         let repeated = log.fields.iter().enumerate().any(|(i, (key, _))| log.fields[..i].iter().any(|(earlier, _)| earlier == key));
         if repeated {
             // A key given twice: the object keeps the last value (as the spill form's map does).
             return self.text(log.context_json().as_deref());
         }
-        let length_at = self.buf.len();
-        self.buf.extend_from_slice(&[0; 4]);
-        let start = self.buf.len();
-        self.buf.push(b'{');
+        let start = self.out.begin_field();
+        let buf = &mut self.out.buf;
+        buf.push(b'{');
         for (index, (key, value)) in log.fields.iter().enumerate() {
             if index > 0 {
-                self.buf.push(b',');
+                buf.push(b',');
             }
             // Writing JSON into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut self.buf, key.as_ref());
-            self.buf.push(b':');
-            let _ = serde_json::to_writer(&mut self.buf, value);
+            let _ = serde_json::to_writer(&mut *buf, key.as_ref());
+            buf.push(b':');
+            let _ = serde_json::to_writer(&mut *buf, value);
         }
-        self.buf.push(b'}');
-        let length = (self.buf.len() - start) as i32;
-        self.buf[length_at..start].copy_from_slice(&length.to_be_bytes());
+        buf.push(b'}');
+        self.out.end_field(start);
     }
 
     fn row(&mut self, row: &LogToWrite, clock: &LocalClock) {
         let log = row.log();
         let context = &log.context;
-        self.buf.extend_from_slice(&LOG_COLUMNS.to_be_bytes());
+        self.out.begin_tuple(LOG_COLUMNS);
         self.text(context.app_id.as_deref());
         self.text(log.module.as_deref());
         self.text(log.file.as_deref());
@@ -168,19 +155,12 @@ pub(crate) fn copy_logs(conn: &mut PgConnection, rows: &[LogToWrite]) -> QueryRe
     diesel::copy_from(logs::table)
         .from_raw_data(columns, |out: &mut dyn Write| -> QueryResult<()> {
             let io = |error: std::io::Error| diesel::result::Error::SerializationError(Box::new(error));
-            let mut encoder = Encoder { buf: Vec::with_capacity(1 << 16) };
-            encoder.buf.extend_from_slice(SIGNATURE);
-            encoder.buf.extend_from_slice(&0_i32.to_be_bytes());
-            encoder.buf.extend_from_slice(&0_i32.to_be_bytes());
+            let mut encoder = Encoder { out: BinaryWriter::new() };
             for row in rows {
                 encoder.row(row, &clock);
-                if encoder.buf.len() >= 1 << 16 {
-                    out.write_all(&encoder.buf).map_err(io)?;
-                    encoder.buf.clear();
-                }
+                encoder.out.flush_if_full(out).map_err(io)?;
             }
-            encoder.buf.extend_from_slice(&(-1_i16).to_be_bytes());
-            out.write_all(&encoder.buf).map_err(io)
+            encoder.out.finish(out).map_err(io)
         })
         .with_format(CopyFormat::Binary)
         .execute(conn)
