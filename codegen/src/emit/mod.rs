@@ -26,6 +26,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("rust/lib.rs", include_str!("../../../templates/rust/lib.rs.tera")),
     ("rust/schema.rs", include_str!("../../../templates/rust/schema.rs.tera")),
     ("rust/models.rs", include_str!("../../../templates/rust/models.rs.tera")),
+    ("rust/models_serde_text.rs", include_str!("../../../templates/rust/models_serde_text.rs.tera")),
     ("rust/enums.rs", include_str!("../../../templates/rust/enums.rs.tera")),
     ("rust/tables.rs", include_str!("../../../templates/rust/tables.rs.tera")),
     ("docs/schema.md", include_str!("../../../templates/docs/schema.md.tera")),
@@ -41,6 +42,11 @@ fn tera() -> &'static tera::Tera {
         tera.add_raw_templates(TEMPLATES.iter().copied()).expect("built-in templates parse");
         tera
     })
+}
+
+/// The text of a built-in template, as written in `templates/`.
+fn template_source(name: &str) -> &'static str {
+    TEMPLATES.iter().find(|(template, _)| *template == name).map_or("", |(_, source)| source)
 }
 
 /// Render a built-in template with a serializable view.

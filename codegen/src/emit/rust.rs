@@ -132,13 +132,37 @@ pub fn crate_files(model: &Model, tree: &mut FileTree) -> Result<(), crate::Erro
     Ok(())
 }
 
-/// `models.rs`, rendered and formatted in chunks of tables (see [`render_rust_in_chunks`]).
+/// `models.rs`: the tables' items rendered in chunks on every core (see [`chunks`]),
+/// then the `serde_text` module.
 fn models_file(model: &Model) -> Result<String, crate::Error> {
+    models_file_laid_out(model, Layout::AsTemplated)
+}
+
+/// Who decides the layout of a rendered chunk of Rust.
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    /// The template's, which is prettyplease's, wherever [`needs_prettyplease`] says
+    /// it holds.
+    AsTemplated,
+    /// prettyplease's always (what the test compares the templates against).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Prettyplease,
+}
+
+fn models_file_laid_out(model: &Model, layout: Layout) -> Result<String, crate::Error> {
     let models = models_view(model);
-    let chunks: Vec<&[ModelTable]> = chunks(&models.tables).collect();
-    let count = chunks.len();
-    let chunks = chunks.into_iter().enumerate().map(|(i, tables)| ModelsChunk { tables, last: i + 1 == count }).collect();
-    render_rust_in_chunks("src/models.rs", "rust/models.rs", chunks)
+    let mut out = format!("// {}\n\n", super::GENERATED_NOTICE);
+    let chunks: Vec<ModelsChunk> = chunks(&models.tables).enumerate().map(|(i, tables)| ModelsChunk { tables, first: i == 0 }).collect();
+    let parts: Vec<Result<String, crate::Error>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = chunks.iter().map(|chunk| scope.spawn(move || laid_out_rust("src/models.rs", "rust/models.rs", chunk, layout))).collect();
+        threads.into_iter().map(|t| joined("src/models.rs", t)).collect()
+    });
+    for part in parts {
+        out.push_str(&part?);
+    }
+    let serde_text = prettyplease::unparse(&parse_rust("src/models.rs", &super::render("rust/models_serde_text.rs", &std::collections::BTreeMap::<&str, ()>::new())?)?);
+    out.push_str(&serde_text);
+    Ok(out)
 }
 
 /// The result of a scoped thread that renders `path`; a panic is a dcgen bug.
@@ -146,50 +170,60 @@ fn joined(path: &str, thread: std::thread::ScopedJoinHandle<'_, Result<String, c
     thread.join().unwrap_or_else(|_| Err(crate::Error::RustSyntax(path.into(), "the formatter panicked".into())))
 }
 
+fn parse_rust(path: &str, source: &str) -> Result<syn::File, crate::Error> {
+    syn::parse_file(source).map_err(|e| crate::Error::RustSyntax(path.into(), e.to_string()))
+}
+
 /// Lay out generated Rust with prettyplease so formatting never depends on template
 /// whitespace. Comments survive only as doc attributes, which is what we emit.
 fn format_rust(path: &str, source: &str) -> Result<String, crate::Error> {
-    let file = syn::parse_file(source).map_err(|e| crate::Error::RustSyntax(path.into(), e.to_string()))?;
-    let formatted = prettyplease::unparse(&file);
+    let formatted = prettyplease::unparse(&parse_rust(path, source)?);
     Ok(format!("// {}\n\n{formatted}", super::GENERATED_NOTICE))
 }
 
 /// Split `items` into four runs per core (at least 1 item each): the chunks a big file
-/// is rendered and formatted in. More chunks than cores, so that while the other outputs
-/// (docs, SQL) finish at their own pace, no core idles waiting on one long chunk.
+/// is rendered in. More chunks than cores, so that while the other outputs (docs, SQL)
+/// finish at their own pace, no core idles waiting on one long chunk.
 fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     items.chunks(items.len().div_ceil(4 * cores).max(1))
 }
 
-/// Render `template` once per view and lay each result out with prettyplease, each on
-/// its own thread, then join them: the bytes of [`format_rust`] on the whole file, since
-/// prettyplease prints a file's items one after another (inner attributes, the `//!`
-/// lines, are kept from the first chunk only). Formatting megabytes of models is the
-/// largest cost of `gen`; this puts every core on it.
-fn render_rust_in_chunks<V: Serialize + Sync>(path: &str, template: &str, views: Vec<V>) -> Result<String, crate::Error> {
-    let parts: Vec<Result<String, crate::Error>> = std::thread::scope(|scope| {
-        let threads: Vec<_> = views
-            .iter()
-            .enumerate()
-            .map(|(i, view)| {
-                scope.spawn(move || {
-                    let source = super::render(template, view)?;
-                    let mut file = syn::parse_file(&source).map_err(|e| crate::Error::RustSyntax(path.into(), e.to_string()))?;
-                    if i > 0 {
-                        file.attrs.clear();
-                    }
-                    Ok(prettyplease::unparse(&file))
-                })
-            })
-            .collect();
-        threads.into_iter().map(|t| joined(path, t)).collect()
-    });
-    let mut out = format!("// {}\n\n", super::GENERATED_NOTICE);
-    for part in parts {
-        out.push_str(&part?);
+/// Render `template`, written line for line as prettyplease prints it, and keep its
+/// text where that layout holds. Parsing and printing megabytes of models was the
+/// largest cost of `gen` (a third of its CPU for 1,000 tables), so prettyplease now
+/// lays out only a chunk in which a long name or type makes a line it would break.
+/// Chunks join into the bytes prettyplease prints for the whole file, since it prints
+/// a file's items one after another with no blank lines between them.
+fn laid_out_rust(path: &str, template: &str, view: &impl Serialize, layout: Layout) -> Result<String, crate::Error> {
+    let rendered = super::render(template, view)?;
+    let mut text = String::with_capacity(rendered.len());
+    for line in rendered.lines().filter(|line| !line.is_empty()) {
+        text.push_str(line);
+        text.push('\n');
     }
-    Ok(out)
+    if layout == Layout::AsTemplated && !needs_prettyplease(&text, super::template_source(template)) {
+        return Ok(text);
+    }
+    Ok(prettyplease::unparse(&parse_rust(path, &text)?))
+}
+
+/// prettyplease keeps a line as it is when it fits its margin (89 columns) and
+/// breaks it otherwise. A rendered line is safe when it is the template's own text
+/// (laid out already), a doc comment (printed as written, unless it holds a control
+/// character), or at most 80 bytes long; anything else sends the chunk through
+/// prettyplease.
+fn needs_prettyplease(text: &str, template: &str) -> bool {
+    const SAFE_WIDTH: usize = 89;
+    let template_lines: std::collections::HashSet<&str> = template.lines().filter(|line| line.len() > SAFE_WIDTH && !line.contains("{{") && !line.contains("{%")).collect();
+    text.lines().any(|line| {
+        let code = line.trim_start();
+        if code.starts_with("///") || code.starts_with("//!") {
+            line.chars().any(char::is_control)
+        } else {
+            line.len() > SAFE_WIDTH && !template_lines.contains(line)
+        }
+    })
 }
 
 #[derive(Serialize)]
@@ -304,12 +338,12 @@ struct ModelsView {
     tables: Vec<ModelTable>,
 }
 
-/// Some of the tables of [`ModelsView`], rendered and formatted on one thread.
+/// Some of the tables of [`ModelsView`], rendered on one thread.
 #[derive(Serialize)]
 struct ModelsChunk<'a> {
     tables: &'a [ModelTable],
-    /// The file's tail (the `serde_text` module) is rendered after the last table only.
-    last: bool,
+    /// The file's inner doc comment is rendered before the first table only.
+    first: bool,
 }
 
 #[derive(Serialize)]
@@ -661,5 +695,90 @@ mod tests {
         assert_eq!(rust_name("name", Some("apps")).sql_name, None);
         assert_eq!(variant_ident("self_"), "Self_");
         assert_eq!(variant_ident("not_running"), "NotRunning");
+    }
+
+    /// The models template is written as prettyplease prints it: every table of every
+    /// fixture, and of a spec whose names run from 2 to 63 characters (so each kind of
+    /// line crosses prettyplease's margin), renders to the same bytes with and without
+    /// prettyplease, and so does the whole file.
+    #[test]
+    fn models_template_is_laid_out_as_prettyplease_prints() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
+        let long_names = tempfile::tempdir().expect("tempdir");
+        std::fs::write(long_names.path().join("spec.yaml"), names_of_every_length()).expect("write spec");
+        let specs = [root.join("spec"), root.join("tests/fixtures/aggregator"), root.join("tests/fixtures/features"), long_names.path().to_path_buf()];
+        let (mut as_templated, mut through_prettyplease) = (0, 0);
+        for spec in &specs {
+            let checked = crate::check(spec);
+            assert!(!checked.diagnostics.has_errors(), "{}: {}", spec.display(), checked.diagnostics.render(&checked.sources));
+            let model = checked.model.expect("valid spec");
+            let view = models_view(&model);
+            for (i, table) in view.tables.iter().enumerate() {
+                let chunk = ModelsChunk { tables: std::slice::from_ref(table), first: i == 0 };
+                let templated = laid_out_rust("src/models.rs", "rust/models.rs", &chunk, Layout::AsTemplated).expect("render");
+                let formatted = laid_out_rust("src/models.rs", "rust/models.rs", &chunk, Layout::Prettyplease).expect("render");
+                assert_same_text(&format!("{}, table {}", spec.display(), table.table), &templated, &formatted);
+                let rendered = super::super::render("rust/models.rs", &chunk).expect("render");
+                if needs_prettyplease(&rendered, super::super::template_source("rust/models.rs")) {
+                    through_prettyplease += 1;
+                } else {
+                    as_templated += 1;
+                }
+            }
+            let templated = models_file_laid_out(&model, Layout::AsTemplated).expect("render");
+            let formatted = models_file_laid_out(&model, Layout::Prettyplease).expect("render");
+            assert_same_text(&spec.display().to_string(), &templated, &formatted);
+        }
+        // Both paths were taken: the templates' own layout (every framework table) and
+        // prettyplease's (the longest names).
+        assert!(as_templated >= 40 && through_prettyplease >= 10, "{as_templated} tables as templated, {through_prettyplease} through prettyplease");
+    }
+
+    fn assert_same_text(what: &str, templated: &str, formatted: &str) {
+        if templated != formatted {
+            let line = templated.lines().zip(formatted.lines()).position(|(a, b)| a != b).unwrap_or(0);
+            panic!(
+                "{what}: models.rs differs from prettyplease's layout at line {}:\n  template:     {:?}\n  prettyplease: {:?}",
+                line + 1,
+                templated.lines().nth(line),
+                formatted.lines().nth(line)
+            );
+        }
+    }
+
+    /// Tables and columns named with 1 to 63 characters, of every type, with composite
+    /// keys, enums with long names, and docs that are empty or start with `/`.
+    fn names_of_every_length() -> String {
+        use std::fmt::Write as _;
+        let name = |length: usize, seed: usize| -> String {
+            let mut name = format!("n{seed}_");
+            while name.len() < length {
+                name.push((b'a' + (name.len() % 26) as u8) as char);
+            }
+            name.truncate(length.max(1));
+            if name.ends_with('_') {
+                name.pop();
+                name.push('x');
+            }
+            name
+        };
+        let types = ["string(64)", "text", "int", "bigint", "bool", "double", "\"decimal(18,4)\"", "datetime", "datetimetz", "date", "uuid", "json", "enum(LongEnumNameThatGoesOnAndOnAndOnAndOnForeverAndEver)"];
+        let mut spec = String::from(
+            "project: { name: long_names }\n\
+             enums:\n  LongEnumNameThatGoesOnAndOnAndOnAndOnForeverAndEver:\n    type: string\n    values:\n      small: { value: small }\n\
+             tables:\n",
+        );
+        for length in 2..=63 {
+            let table = name(length, length);
+            let _ = writeln!(spec, "  {table}:\n    comment: \"/starts with a slash\\n\\nafter an empty line\"\n    columns:");
+            let _ = writeln!(spec, "      id: {{ type: bigint, primary_key: true }}");
+            let _ = writeln!(spec, "      {}: {{ type: int, primary_key: true }}", name(64 - length, 1000 + length));
+            for (i, ty) in types.iter().enumerate() {
+                let column = name((length + i * 5) % 62 + 2, i);
+                let _ = writeln!(spec, "      {column}: {{ type: {ty}, nullable: {}, comment: Column {i} }}", i % 2 == 0);
+            }
+            let _ = writeln!(spec, "      with_default: {{ type: int, default: 7 }}");
+        }
+        spec
     }
 }
