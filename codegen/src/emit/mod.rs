@@ -36,7 +36,7 @@ fn tera() -> &'static tera::Tera {
     static TERA: OnceLock<tera::Tera> = OnceLock::new();
     TERA.get_or_init(|| {
         let mut tera = tera::Tera::default();
-        tera.autoescape_on(vec![]);
+        tera.autoescape_on(Vec::<&str>::new());
         // The templates ship inside the binary and are covered by tests; a broken one
         // is a bug in dcgen, not in the user's input.
         tera.add_raw_templates(TEMPLATES.iter().copied()).expect("built-in templates parse");
