@@ -48,7 +48,8 @@ fuzz-migrations: system-deps tsql-venv
 bench: bench-gen bench-migrations bench-verify bench-merge
 
 bench-gen:
-	$(CARGO) run --release --quiet -p dcgen --bin dcgen-bench
+	$(CARGO) build --release --quiet -p dcgen --bins
+	target/release/dcgen-bench
 
 # Diff + render for a 1,000-table spec with 10% of tables changed, and dcgen verify on
 # the framework schema, against a throwaway cluster.

@@ -114,12 +114,8 @@ pub fn files_hash(out: &Path, migration: &Migration) -> Result<String, crate::Er
 /// [`files_hash`] of files not yet written: (`<dialect>/<file name>`, bytes), in
 /// dialect order and, within one, by file name.
 pub fn files_hash_of<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
-    let mut input = Vec::new();
-    for (name, bytes) in files {
-        input.extend_from_slice(format!("{name}\0{}\0", bytes.len()).as_bytes());
-        input.extend_from_slice(bytes);
-    }
-    snapshot::hash(&input)
+    let files: Vec<(String, &[u8])> = files.into_iter().map(|(name, bytes)| (format!("{name}\0{}\0", bytes.len()), bytes)).collect();
+    snapshot::hash_of_parts(files.iter().flat_map(|(header, bytes)| [header.as_bytes(), *bytes]))
 }
 
 /// How strictly the sum file is read.

@@ -128,3 +128,17 @@ pub fn generate(model: &model::Model, out: &Path, options: &GenOptions) -> Resul
     Ok(tree)
 }
 
+
+/// Tell mimalloc, the allocator of every dcgen binary, to keep memory it frees instead
+/// of returning it to the kernel 10 ms later. `gen` frees hundreds of megabytes between
+/// its stages (views, rendered text, syntax trees) and allocates as much again; handed
+/// back, every page came back zeroed through a page fault, which was a third of the
+/// process's system time (BENCHMARKS.md, "Generation"). dcgen is a short-lived
+/// process, so holding its peak until exit costs nothing.
+pub fn keep_freed_memory() {
+    // `mi_option_purge_delay` of mimalloc.h (v2 and v3), which libmimalloc-sys does not
+    // name: the option just before `use_numa_nodes` (16).
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = libmimalloc_sys::mi_option_use_numa_nodes - 1;
+    // SAFETY: sets one integer option in mimalloc's option table; -1 means never purge.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}

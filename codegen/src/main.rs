@@ -136,6 +136,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    dcgen::keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
         Command::Check { spec, out } => {

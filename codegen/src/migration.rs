@@ -88,7 +88,13 @@ pub fn add_next(model: &Model, out: &Path, options: &GenOptions, tree: &mut File
 fn add(model: &Model, pending: &Pending, migration: Migration, mut sum: Vec<SumLine>, tree: &mut FileTree) -> Result<(), Error> {
     let folder = migration.folder();
     let title = format!("Migration {folder} of the {} schema.", model.project.name);
-    let scripts = render(model, pending, &title)?;
+    // The snapshot (megabytes of JSON for a large spec) is written and hashed while the
+    // SQL renders.
+    let (scripts, snapshot) = std::thread::scope(|scope| {
+        let snapshot = scope.spawn(|| snapshot::to_text(model).map(|text| (snapshot::hash(text.as_bytes()), text)));
+        (render(model, pending, &title), snapshot.join().unwrap_or(Err(Error::Panicked)))
+    });
+    let (scripts, (snapshot_hash, text)) = (scripts?, snapshot?);
     let files: Vec<(String, &str)> =
         scripts.iter().flat_map(|(dialect, up, down)| [(format!("{}/down.sql", dialect.name()), down.as_str()), (format!("{}/up.sql", dialect.name()), up.as_str())]).collect();
     let files_hash = history::files_hash_of(files.iter().map(|(name, text)| (name.as_str(), text.as_bytes())));
@@ -96,9 +102,8 @@ fn add(model: &Model, pending: &Pending, migration: Migration, mut sum: Vec<SumL
         tree.add(format!("migrations/{}/{folder}/up.sql", dialect.name()), up);
         tree.add(format!("migrations/{}/{folder}/down.sql", dialect.name()), down);
     }
-    let text = snapshot::to_text(model)?;
     let parent = sum.last().map_or(history::NO_PARENT.to_string(), |line| line.snapshot.clone());
-    sum.push(SumLine { parent, snapshot: snapshot::hash(text.as_bytes()), files: files_hash, migration: migration.clone() });
+    sum.push(SumLine { parent, snapshot: snapshot_hash, files: files_hash, migration: migration.clone() });
     tree.add(migration.snapshot_path(), text.clone());
     tree.add(snapshot::HEAD_FILE, text);
     tree.add(history::SUM_FILE, history::render_sum(&sum));

@@ -28,6 +28,7 @@ const RUNS: usize = 7;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    dcgen::keep_freed_memory();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
