@@ -18,6 +18,7 @@ pub mod http;
 pub mod ids;
 pub mod layer;
 mod pipeline;
+mod pool;
 pub mod record;
 pub mod settings;
 mod sink;
