@@ -40,6 +40,11 @@ pub(crate) fn on_pipeline_thread() -> bool {
     PIPELINE_THREAD.with(Cell::get)
 }
 
+/// Marks a thread a pipeline thread starts (a sink's helper) as one of the pipeline's.
+pub(crate) fn mark_pipeline_thread() {
+    PIPELINE_THREAD.with(|flag| flag.set(true));
+}
+
 pub(crate) enum Msg {
     Record(Arc<Record>),
     Flush(Sender<()>),
