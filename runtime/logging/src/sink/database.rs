@@ -611,6 +611,8 @@ impl DatabaseSink {
     /// the records' order as on one connection. `Ok(None)`: no second
     /// connection could be opened; the caller writes the batch on one.
     fn deliver_split(&mut self, batch: &[Arc<Record>], at: usize) -> Result<Option<Delivered>, SinkError> {
+        // The first connection first: when the server is down, its error is the one to report.
+        self.connection()?;
         if self.second.is_none() {
             match self.url.establish() {
                 Ok(conn) => self.second = Some(conn),
