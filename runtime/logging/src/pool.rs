@@ -23,6 +23,10 @@ use dc_schema::enums::LogLevel;
 
 use crate::record::{Context, LogRecord, Record};
 
+/// Records a pool holds at most, whatever the queue size: ~90 MB up front.
+/// A larger queue (`DC_LOG_QUEUE_SIZE`) still works; its records beyond this
+/// are allocated as they come.
+const POOL_MAX: usize = 131_072;
 /// Message bytes a pooled record has room for before it grows.
 const MESSAGE_CAPACITY: usize = 96;
 /// Fields a pooled record has room for, each with a string buffer of `FIELD_TEXT_CAPACITY`.
@@ -35,8 +39,9 @@ pub(crate) struct RecordPool {
 }
 
 impl RecordPool {
-    /// A pool of `size` log records, all allocated now.
+    /// A pool of `size` log records (at most [`POOL_MAX`]), all allocated now.
     pub fn prefilled(size: usize, context: &Arc<Context>) -> RecordPool {
+        let size = size.min(POOL_MAX);
         let (give, take) = crossbeam_channel::bounded(size.max(1));
         for _ in 0..size {
             let _ = give.try_send(Arc::new(Record::Log(blank(context))));
