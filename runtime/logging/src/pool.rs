@@ -23,7 +23,7 @@ use dc_schema::enums::LogLevel;
 
 use crate::record::{Context, LogRecord, Record};
 
-/// Records a pool holds at most, whatever the queue size: ~90 MB up front.
+/// Records a pool holds at most, whatever the queue size: ~120 MB up front (~0.9 KB each).
 /// A larger queue (`DC_LOG_QUEUE_SIZE`) still works; its records beyond this
 /// are allocated as they come.
 const POOL_MAX: usize = 131_072;

@@ -103,7 +103,7 @@ pub struct LogSettings {
     /// PostgreSQL checks the rows' foreign keys on two cores.
     pub database_second_connection: bool,
     /// `DC_LOG_QUEUE_SIZE` (10000, as the Python framework): records between the app and the router, and per sink;
-    /// as many log records are allocated at start and reused (the pool, ~0.7 KB each).
+    /// as many log records are allocated at start and reused (the pool, ~0.9 KB each).
     pub queue_size: usize,
     /// `DC_LOG_QUEUE_WAIT_MS` (100): how long an app thread waits on a full queue before it writes the record to the spill file itself.
     pub queue_wait: Duration,
