@@ -2,7 +2,8 @@
 //!
 //! The app thread does the cheap part only: it copies the event's fields,
 //! formats its message and takes the call chain its span computed once when
-//! it opened. Hashing, JSON and I/O happen on the sink threads.
+//! it opened, into a record from the pool whose buffers it reuses (`pool`).
+//! Hashing, JSON and I/O happen on the sink threads.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -20,7 +21,8 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use crate::pipeline::{on_pipeline_thread, Shared};
-use crate::record::{log_level, FunctionCall, LogRecord, Record};
+use crate::pool::{log_mut, unpooled, FieldWriter};
+use crate::record::{log_level, FunctionCall, Record};
 
 /// The fields that make a span a timed function (`function_log`).
 pub const FUNCTION_FIELDS: [&str; 3] = ["task_size", "solved", "failed"];
@@ -127,16 +129,16 @@ fn thread_id() -> i32 {
     })
 }
 
-/// Collects an event's message and other fields.
-struct EventFields {
-    message: String,
-    fields: Vec<(Cow<'static, str>, serde_json::Value)>,
+/// Collects an event's message and other fields into a (reused) record's buffers.
+struct EventFields<'a> {
+    message: &'a mut String,
+    fields: FieldWriter<'a>,
     /// [`OWNER_APP_FIELD`] and [`OWNER_RUNTIME_FIELD`], when the event has them.
     owner_app: Option<String>,
     owner_runtime: Option<String>,
 }
 
-impl EventFields {
+impl EventFields<'_> {
     /// Takes an owner field; false for any other field.
     fn owner(&mut self, field: &Field, value: impl FnOnce() -> String) -> bool {
         match field.name() {
@@ -166,50 +168,54 @@ impl EventFields {
             Some(problem) => {
                 for (name, value) in [(OWNER_APP_FIELD, app), (OWNER_RUNTIME_FIELD, runtime)] {
                     if let Some(value) = value {
-                        self.fields.push((Cow::Borrowed(name), serde_json::Value::String(value)));
+                        self.fields.value(name, serde_json::Value::String(value));
                     }
                 }
-                self.fields.push((Cow::Borrowed(OWNER_ERROR_FIELD), serde_json::Value::String(format!("{problem}: filed under the logging process's own ids"))));
+                self.fields.value(OWNER_ERROR_FIELD, serde_json::Value::String(format!("{problem}: filed under the logging process's own ids")));
                 None
             }
         }
     }
 }
 
-impl Visit for EventFields {
+impl Visit for EventFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.message.push_str(value);
         } else if !self.owner(field, || value.to_string()) {
-            self.fields.push((Cow::Borrowed(field.name()), serde_json::Value::String(value.to_string())));
+            self.fields.text(field.name(), |text| text.push_str(value));
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.fields.push((Cow::Borrowed(field.name()), value.into()));
+        self.fields.value(field.name(), value.into());
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.fields.push((Cow::Borrowed(field.name()), value.into()));
+        self.fields.value(field.name(), value.into());
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.fields.push((Cow::Borrowed(field.name()), serde_json::Number::from_f64(value).map_or(serde_json::Value::Null, serde_json::Value::Number)));
+        self.fields.value(field.name(), serde_json::Number::from_f64(value).map_or(serde_json::Value::Null, serde_json::Value::Number));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.fields.push((Cow::Borrowed(field.name()), value.into()));
+        self.fields.value(field.name(), value.into());
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.fields.push((Cow::Borrowed(field.name()), serde_json::Value::String(value.to_string())));
+        self.fields.text(field.name(), |text| {
+            let _ = write!(text, "{value}");
+        });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
             let _ = write!(self.message, "{value:?}");
         } else if !self.owner(field, || format!("{value:?}")) {
-            self.fields.push((Cow::Borrowed(field.name()), serde_json::Value::String(format!("{value:?}"))));
+            self.fields.text(field.name(), |text| {
+                let _ = write!(text, "{value:?}");
+            });
         }
     }
 }
@@ -295,45 +301,45 @@ where
             return;
         }
         let metadata = event.metadata();
-        let level = log_level(metadata.level());
-        let mut fields = EventFields { message: String::new(), fields: Vec::new(), owner_app: None, owner_runtime: None };
+        // A record the sinks gave back, its buffers reused: no fresh memory on this thread (see `pool`).
+        let mut record = self.shared.pool.take().unwrap_or_else(|| unpooled(&self.shared.context));
+        let log = log_mut(&mut record);
+        log.message.clear();
+        let mut fields = EventFields { message: &mut log.message, fields: FieldWriter::new(&mut log.fields), owner_app: None, owner_runtime: None };
         event.record(&mut fields);
-        if let Some(owner) = fields.take_owner() {
+        let owner = fields.take_owner();
+        fields.fields.finish();
+        log.time = Utc::now();
+        log.level = log_level(metadata.level());
+        log.target = Cow::Borrowed(metadata.target());
+        match owner {
             // Another app's line, relayed: none of this process's code or counts apply.
-            self.shared.submit(Record::Log(LogRecord {
-                context: owner,
-                time: Utc::now(),
-                level,
-                target: Cow::Borrowed(metadata.target()),
-                module: None,
-                file: None,
-                line: None,
-                function: None,
-                call_chain: None,
-                message: fields.message,
-                fields: fields.fields,
-            }));
-            return;
+            Some(owner) => {
+                log.context = owner;
+                log.module = None;
+                log.file = None;
+                log.line = None;
+                log.function = None;
+                log.call_chain = None;
+            }
+            None => {
+                if *metadata.level() == tracing::Level::ERROR {
+                    self.shared.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                let (function, call_chain) = match ctx.event_span(event) {
+                    Some(span) => (Some(Cow::Borrowed(span.name())), span.extensions().get::<SpanData>().map(|data| data.chain.clone())),
+                    None => (None, None),
+                };
+                if !Arc::ptr_eq(&log.context, &self.shared.context) {
+                    log.context = self.shared.context.clone();
+                }
+                log.module = metadata.module_path().map(Cow::Borrowed);
+                log.file = metadata.file().map(Cow::Borrowed);
+                log.line = metadata.line();
+                log.function = function;
+                log.call_chain = call_chain;
+            }
         }
-        if *metadata.level() == tracing::Level::ERROR {
-            self.shared.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        let (function, call_chain) = match ctx.event_span(event) {
-            Some(span) => (Some(Cow::Borrowed(span.name())), span.extensions().get::<SpanData>().map(|data| data.chain.clone())),
-            None => (None, None),
-        };
-        self.shared.submit(Record::Log(LogRecord {
-            context: self.shared.context.clone(),
-            time: Utc::now(),
-            level,
-            target: Cow::Borrowed(metadata.target()),
-            module: metadata.module_path().map(Cow::Borrowed),
-            file: metadata.file().map(Cow::Borrowed),
-            line: metadata.line(),
-            function,
-            call_chain,
-            message: fields.message,
-            fields: fields.fields,
-        }));
+        self.shared.submit_shared(record);
     }
 }

@@ -18,6 +18,7 @@ pub mod http;
 pub mod ids;
 pub mod layer;
 mod pipeline;
+mod pool;
 pub mod record;
 pub mod settings;
 mod sink;
@@ -223,7 +224,7 @@ impl Logging {
         let mut sinks = Vec::new();
         let open_spill = |sink: &dyn sink::Sink| spill::Spill::open(&settings.spill_dir, sink.name(), &sink.destination()).map(Arc::new).map_err(LoggingError::Spill);
         if let Some(url) = database {
-            let database_sink = sink::database::DatabaseSink::new(url);
+            let database_sink = sink::database::DatabaseSink::new(url, settings.database_second_connection);
             let spill = open_spill(&database_sink)?;
             sinks.push(SinkSetup { sink: Box::new(database_sink), accepts: sink::every_record, spill });
         }

@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TryRecvError, TrySendError};
 use dc_schema::enums::RuntimeExitCode;
 
+use crate::pool::RecordPool;
 use crate::record::{Context, Record, RuntimeEnded};
 use crate::sink::{Accepts, Deadline, Replayed, Sink, SinkError};
 use crate::spill::Spill;
@@ -37,6 +38,11 @@ thread_local! {
 
 pub(crate) fn on_pipeline_thread() -> bool {
     PIPELINE_THREAD.with(Cell::get)
+}
+
+/// Marks a thread a pipeline thread starts (a sink's helper) as one of the pipeline's.
+pub(crate) fn mark_pipeline_thread() {
+    PIPELINE_THREAD.with(|flag| flag.set(true));
 }
 
 pub(crate) enum Msg {
@@ -119,6 +125,8 @@ pub(crate) struct PipelineOptions {
 pub(crate) struct Shared {
     tx: Sender<Msg>,
     pub context: Arc<Context>,
+    /// Log records the app threads fill in and the sink workers give back.
+    pub pool: Arc<RecordPool>,
     options: PipelineOptions,
     sinks: Vec<SinkHandle>,
     accepted: AtomicU64,
@@ -152,6 +160,8 @@ impl Shared {
     /// Starts the router and one worker per sink.
     pub fn start(context: Arc<Context>, options: PipelineOptions, sinks: Vec<SinkSetup>, console: Option<crate::sink::console::Console>, started: DateTime<Utc>) -> Arc<Shared> {
         let shutdown_deadline = Arc::new(OnceLock::new());
+        // As many records as the queue holds: a burst that fills it takes no fresh memory.
+        let pool = Arc::new(RecordPool::prefilled(options.queue_size, &context));
         let mut threads = Vec::new();
         let mut handles = Vec::new();
         for setup in sinks {
@@ -159,7 +169,7 @@ impl Shared {
             let counters = Arc::new(SinkCounters::default());
             let name = setup.sink.name();
             handles.push(SinkHandle { name, accepts: setup.accepts, tx: sink_tx, spill: setup.spill.clone(), counters: counters.clone() });
-            let worker = Worker::new(setup.sink, setup.accepts, sink_rx, setup.spill, counters, &options, shutdown_deadline.clone());
+            let worker = Worker::new(setup.sink, setup.accepts, sink_rx, setup.spill, counters, &options, shutdown_deadline.clone(), pool.clone());
             threads.push(std::thread::Builder::new().name(format!("dc-log-{name}")).spawn(move || worker.run()).expect("spawn a logging thread"));
         }
         // One sink: the app threads feed its queue directly (its worker skips
@@ -177,6 +187,7 @@ impl Shared {
         Arc::new(Shared {
             tx,
             context,
+            pool,
             options,
             sinks: handles,
             accepted: AtomicU64::new(0),
@@ -196,9 +207,13 @@ impl Shared {
     /// Hands a record to the pipeline. Never blocks while the queue has
     /// room; when it is full, waits `queue_wait` and then spills.
     pub fn submit(&self, record: Record) {
+        self.submit_shared(Arc::new(record));
+    }
+
+    /// [`submit`](Shared::submit) of a record already in its `Arc` (one from the pool).
+    pub fn submit_shared(&self, record: Arc<Record>) {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         self.accepted.fetch_add(1, Ordering::Relaxed);
-        let record = Arc::new(record);
         if self.closed.load(Ordering::SeqCst) {
             self.overflow(record, "logging had shut down when this record was written", true);
         } else {
@@ -225,6 +240,7 @@ impl Shared {
         for sink in self.sinks.iter().filter(|s| (s.accepts)(&record)) {
             spill_or_report(&sink.spill, &sink.counters, std::slice::from_ref(&record), reason, sync);
         }
+        self.pool.give_back(record);
     }
 
     /// Waits until every sink has written what it held (or spilled it), at most `timeout`.
@@ -446,10 +462,12 @@ struct Worker {
     last_error: String,
     reported_spilled: u64,
     shutdown_deadline: Arc<OnceLock<Instant>>,
+    /// Where delivered and spilled log records go back for reuse.
+    pool: Arc<RecordPool>,
 }
 
 impl Worker {
-    fn new(sink: Box<dyn Sink>, accepts: Accepts, rx: Receiver<Msg>, spill: Arc<Spill>, counters: Arc<SinkCounters>, options: &PipelineOptions, shutdown_deadline: Arc<OnceLock<Instant>>) -> Worker {
+    fn new(sink: Box<dyn Sink>, accepts: Accepts, rx: Receiver<Msg>, spill: Arc<Spill>, counters: Arc<SinkCounters>, options: &PipelineOptions, shutdown_deadline: Arc<OnceLock<Instant>>, pool: Arc<RecordPool>) -> Worker {
         Worker {
             sink,
             accepts,
@@ -463,6 +481,7 @@ impl Worker {
             last_error: String::new(),
             reported_spilled: 0,
             shutdown_deadline,
+            pool,
         }
     }
 
@@ -480,6 +499,7 @@ impl Worker {
             match poll(&self.rx, &mut idle, Some(next_flush)) {
                 Ok(Some(Msg::Record(record))) => {
                     if !(self.accepts)(&record) {
+                        self.pool.give_back(record);
                         continue;
                     }
                     batch.push(record);
@@ -563,18 +583,18 @@ impl Worker {
         }
         if self.retry_at.is_some_and(|at| Instant::now() < at) {
             // Still waiting after a failure: straight to the spill file.
-            let records: Vec<Arc<Record>> = std::mem::take(batch);
-            spill_or_report(&self.spill, &self.counters, &records, &self.last_error, true);
+            spill_or_report(&self.spill, &self.counters, batch, &self.last_error, true);
+            self.pool.give_back_all(batch.drain(..));
         } else {
             if !batch.is_empty() && self.spill.has_backlog() {
                 // Behind the backlog, in order, and on disk while the backlog replays.
-                let records: Vec<Arc<Record>> = std::mem::take(batch);
-                spill_or_report(&self.spill, &self.counters, &records, "queued behind records waiting in the spill file", true);
+                spill_or_report(&self.spill, &self.counters, batch, "queued behind records waiting in the spill file", true);
+                self.pool.give_back_all(batch.drain(..));
             }
             if let Err(error) = self.write(batch, deadline) {
                 self.failed(&error);
-                let records: Vec<Arc<Record>> = std::mem::take(batch);
-                spill_or_report(&self.spill, &self.counters, &records, &error.message, true);
+                spill_or_report(&self.spill, &self.counters, batch, &error.message, true);
+                self.pool.give_back_all(batch.drain(..));
             }
         }
         self.report_spilled();
@@ -592,14 +612,14 @@ impl Worker {
                 Ok(delivered) => delivered,
                 Err(error) => {
                     self.counters.delivered.fetch_add(error.done as u64, Ordering::Relaxed);
-                    batch.drain(..error.done.min(take));
+                    self.pool.give_back_all(batch.drain(..error.done.min(take)));
                     return Err(error);
                 }
             };
             self.succeeded();
             self.reject(&batch[..take], &delivered.rejected);
             self.counters.delivered.fetch_add((take - delivered.rejected.len()) as u64, Ordering::Relaxed);
-            batch.drain(..take);
+            self.pool.give_back_all(batch.drain(..take));
         }
         Ok(())
     }

@@ -98,7 +98,12 @@ pub struct LogSettings {
     pub console: bool,
     /// `DC_LOG_DATABASE` (true): the `logs`, `function_log`, `runtime`, `app_functions` and `app_db_objects` tables.
     pub database: bool,
-    /// `DC_LOG_QUEUE_SIZE` (10000, as the Python framework): records between the app and the router, and per sink.
+    /// `DC_LOG_DATABASE_SECOND_CONNECTION` (true): a large batch's `logs` rows are COPYed
+    /// over two connections at once (the second opened by the first such batch), so that
+    /// PostgreSQL checks the rows' foreign keys on two cores.
+    pub database_second_connection: bool,
+    /// `DC_LOG_QUEUE_SIZE` (10000, as the Python framework): records between the app and the router, and per sink;
+    /// as many log records are allocated at start and reused (the pool, ~0.9 KB each).
     pub queue_size: usize,
     /// `DC_LOG_QUEUE_WAIT_MS` (100): how long an app thread waits on a full queue before it writes the record to the spill file itself.
     pub queue_wait: Duration,
@@ -136,6 +141,7 @@ impl Default for LogSettings {
             level: LevelFilter::INFO,
             console: true,
             database: true,
+            database_second_connection: true,
             queue_size: 10_000,
             queue_wait: Duration::from_millis(100),
             batch_size: 1000,
@@ -167,6 +173,7 @@ impl LogSettings {
         }
         settings.console = flag(&get, "DC_LOG_CONSOLE", settings.console)?;
         settings.database = flag(&get, "DC_LOG_DATABASE", settings.database)?;
+        settings.database_second_connection = flag(&get, "DC_LOG_DATABASE_SECOND_CONNECTION", settings.database_second_connection)?;
         settings.handle_sigterm = flag(&get, "DC_LOG_HANDLE_SIGTERM", settings.handle_sigterm)?;
         settings.queue_size = number(&get, "DC_LOG_QUEUE_SIZE", settings.queue_size)?.max(1);
         settings.batch_size = number(&get, "DC_LOG_BATCH_SIZE", settings.batch_size)?.max(1);
@@ -279,10 +286,11 @@ mod tests {
     fn defaults_and_overrides() {
         let settings = from(&[]).unwrap();
         assert_eq!(settings.queue_size, 10_000);
-        assert!(settings.console && settings.database && settings.splunk.is_none());
+        assert!(settings.console && settings.database && settings.database_second_connection && settings.splunk.is_none());
         let settings = from(&[
             ("DC_LOG_LEVEL", "WARNING"),
             ("DC_LOG_CONSOLE", "false"),
+            ("DC_LOG_DATABASE_SECOND_CONNECTION", "false"),
             ("DC_LOG_QUEUE_SIZE", "16"),
             ("DC_LOG_FLUSH_MS", "50"),
             ("DC_LOG_SPLUNK_URL", "http://127.0.0.1:8088"),
@@ -293,7 +301,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(settings.level, LevelFilter::WARN);
-        assert!(!settings.console);
+        assert!(!settings.console && !settings.database_second_connection);
         assert_eq!(settings.queue_size, 16);
         assert_eq!(settings.flush_interval, Duration::from_millis(50));
         let hec = settings.splunk.unwrap();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Local, Offset, TimeZone, Utc};
 use dc_runtime::BinaryWriter;
 use dc_schema::schema::logs;
-use diesel::pg::CopyFormat;
+use diesel::pg::{CopyFormat, CopyTarget};
 use diesel::{ExecuteCopyFromDsl, PgConnection, QueryResult};
 
 use crate::record::{LogRecord, Record};
@@ -26,6 +26,9 @@ const LOG_COLUMNS: usize = 13;
 pub(crate) struct LogToWrite {
     pub record: Arc<Record>,
     pub function_id: Option<String>,
+    /// `logs.id` taken from its sequence beforehand, when a batch is written over two
+    /// connections (so ids still follow the records' order); `None`: the column default.
+    pub id: Option<i64>,
 }
 
 impl LogToWrite {
@@ -117,7 +120,13 @@ impl Encoder {
     fn row(&mut self, row: &LogToWrite, clock: &LocalClock) {
         let log = row.log();
         let context = &log.context;
-        self.out.begin_tuple(LOG_COLUMNS);
+        match row.id {
+            Some(id) => {
+                self.out.begin_tuple(LOG_COLUMNS + 1);
+                self.int8(id);
+            }
+            None => self.out.begin_tuple(LOG_COLUMNS),
+        }
         self.text(context.app_id.as_deref());
         self.text(log.module.as_deref());
         self.text(log.file.as_deref());
@@ -134,24 +143,40 @@ impl Encoder {
     }
 }
 
-/// `COPY logs (…) FROM STDIN (FORMAT binary)` of `rows`, in 64 KiB writes.
+/// `COPY logs (…) FROM STDIN (FORMAT binary)` of `rows`, in 64 KiB writes;
+/// with the `id` column when the rows carry ids (all of them or none).
 pub(crate) fn copy_logs(conn: &mut PgConnection, rows: &[LogToWrite]) -> QueryResult<usize> {
+    // The column list, with `logs::id` in front or not (Diesel's COPY takes a flat tuple).
+    macro_rules! columns {
+        ($($first:expr,)?) => {
+            (
+                $($first,)?
+                logs::app_id,
+                logs::module_name,
+                logs::module_path,
+                logs::function_name,
+                logs::function_id,
+                logs::call_chain,
+                logs::instance_id,
+                logs::lineno,
+                logs::log_level,
+                logs::msg,
+                logs::context_json,
+                logs::runtime,
+                logs::date_created,
+            )
+        };
+    }
+    // A row whose id is missing in a COPY with ids (or the reverse) has the
+    // wrong field count: the server refuses the COPY, nothing is written.
+    match rows.first().is_some_and(|row| row.id.is_some()) {
+        true => copy_into(conn, columns!(logs::id,), rows),
+        false => copy_into(conn, columns!(), rows),
+    }
+}
+
+fn copy_into<C: CopyTarget<Table = logs::table>>(conn: &mut PgConnection, columns: C, rows: &[LogToWrite]) -> QueryResult<usize> {
     let clock = LocalClock::for_batch(rows);
-    let columns = (
-        logs::app_id,
-        logs::module_name,
-        logs::module_path,
-        logs::function_name,
-        logs::function_id,
-        logs::call_chain,
-        logs::instance_id,
-        logs::lineno,
-        logs::log_level,
-        logs::msg,
-        logs::context_json,
-        logs::runtime,
-        logs::date_created,
-    );
     diesel::copy_from(logs::table)
         .from_raw_data(columns, |out: &mut dyn Write| -> QueryResult<()> {
             let io = |error: std::io::Error| diesel::result::Error::SerializationError(Box::new(error));

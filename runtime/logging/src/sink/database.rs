@@ -28,6 +28,7 @@ use dc_runtime::row::{RowReader, RowShape};
 use dc_runtime::table::TableInfo;
 use dc_schema::models::{NewAppDbObjects, NewAppFunctions, NewAppGroups, NewAppParents, NewApps, NewFunctionLog, NewRuntime, RuntimeChangeset};
 use dc_schema::schema::{app_db_objects, app_functions, app_groups, app_parents, apps, function_log, log_spill_replay, runtime};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::upsert::excluded;
@@ -90,6 +91,10 @@ struct Hashers {
 pub(crate) struct DatabaseSink {
     url: DatabaseUrl,
     conn: Option<PgConnection>,
+    /// Whether a large batch's `logs` rows go over two connections (see [`split`]).
+    use_second: bool,
+    /// The connection that COPYs the second half of a large batch's `logs` rows.
+    second: Option<PgConnection>,
     /// Functions whose app_functions row this process wrote.
     functions_seen: HashSet<String>,
     /// `app \x1f module \x1f function` → function id.
@@ -114,10 +119,12 @@ struct Rows {
 }
 
 impl DatabaseSink {
-    pub fn new(url: DatabaseUrl) -> DatabaseSink {
+    pub fn new(url: DatabaseUrl, use_second: bool) -> DatabaseSink {
         DatabaseSink {
             url,
             conn: None,
+            use_second,
+            second: None,
             functions_seen: HashSet::new(),
             function_ids: HashMap::new(),
             runtimes_ensured: HashSet::new(),
@@ -160,7 +167,7 @@ impl DatabaseSink {
             match &**record {
                 Record::Log(log) => {
                     let function_id = self.log_function_id(log);
-                    rows.logs.push(LogToWrite { record: record.clone(), function_id });
+                    rows.logs.push(LogToWrite { record: record.clone(), function_id, id: None });
                 }
                 Record::FunctionCall(call) => {
                     let (row, function) = self.call_row(call);
@@ -486,6 +493,13 @@ fn database_destination(url: &DatabaseUrl) -> String {
 impl DatabaseSink {
     /// One transaction: the batch's rows, and the replay position when given.
     fn deliver_at(&mut self, batch: &[Arc<Record>], position: Option<(&str, u64)>) -> Result<Delivered, SinkError> {
+        if position.is_none() && self.use_second {
+            if let Some(at) = split(batch, &self.runtimes_ensured) {
+                if let Some(delivered) = self.deliver_split(batch, at)? {
+                    return Ok(delivered);
+                }
+            }
+        }
         let mut new_functions = HashSet::new();
         let mut runtimes = HashSet::new();
         let rows = self.rows(batch, &mut new_functions, &mut runtimes);
@@ -543,6 +557,142 @@ impl DatabaseSink {
                 Ok(Delivered { rejected, already: 0 })
             }
             Err(error) => Err(self.error(&error)),
+        }
+    }
+}
+
+/// `logs` rows at the end of a batch that a second connection COPYs at least:
+/// fewer are not worth a thread and a second transaction.
+const SPLIT_MIN_ROWS: usize = 200;
+
+/// Where to split a live batch so that a second connection COPYs the rest
+/// while the first writes the start, or `None`. Checking a `logs` row's three
+/// foreign keys is most of PostgreSQL's work per row, and one backend does it
+/// on one core; two backends use two. The rest must be log records of
+/// runtimes already committed (a runtime or app row the first connection
+/// inserts is not visible to the second before it commits), about half of
+/// the batch's log records, and at least [`SPLIT_MIN_ROWS`].
+fn split(batch: &[Arc<Record>], runtimes_ensured: &HashSet<String>) -> Option<usize> {
+    let logs = batch.iter().filter(|record| record.is_log()).count();
+    let wanted = logs / 2;
+    if wanted < SPLIT_MIN_ROWS {
+        return None;
+    }
+    let eligible = |record: &Arc<Record>| match &**record {
+        Record::Log(log) => runtimes_ensured.contains(log.context.runtime.as_deref().unwrap_or_default()),
+        _ => false,
+    };
+    let tail = batch.iter().rev().take(wanted).take_while(|record| eligible(record)).count();
+    (tail >= SPLIT_MIN_ROWS).then(|| batch.len() - tail)
+}
+
+#[derive(QueryableByName)]
+struct ReservedId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// `n` values of `logs.id`'s sequence, ascending.
+fn reserve_log_ids(conn: &mut PgConnection, n: usize) -> QueryResult<Vec<i64>> {
+    let ids: Vec<ReservedId> = diesel::sql_query("SELECT nextval(pg_get_serial_sequence('logs', 'id')) AS id FROM generate_series(1, $1)")
+        .bind::<diesel::sql_types::BigInt, _>(n as i64)
+        .load(conn)?;
+    Ok(ids.into_iter().map(|reserved| reserved.id).collect())
+}
+
+impl DatabaseSink {
+    /// The batch over two connections: `batch[..at]` as [`write`] does on the
+    /// first, the `logs` rows of `batch[at..]` by COPY on the second, at the
+    /// same time, each in its transaction. The first commits first, and the
+    /// second only after it, so what is committed is always a prefix of the
+    /// batch: the whole batch, or `batch[..at]` (then the error says `done:
+    /// at`, and the rest is spilled and replayed like any failed batch), or
+    /// nothing. Ids are taken from `logs.id`'s sequence first, so they follow
+    /// the records' order as on one connection. `Ok(None)`: no second
+    /// connection could be opened; the caller writes the batch on one.
+    fn deliver_split(&mut self, batch: &[Arc<Record>], at: usize) -> Result<Option<Delivered>, SinkError> {
+        // The first connection first: when the server is down, its error is the one to report.
+        self.connection()?;
+        if self.second.is_none() {
+            match self.url.establish() {
+                Ok(conn) => self.second = Some(conn),
+                Err(_) => return Ok(None),
+            }
+        }
+        let mut new_functions = HashSet::new();
+        let mut runtimes = HashSet::new();
+        let mut head = self.rows(&batch[..at], &mut new_functions, &mut runtimes);
+        let mut tail: Vec<LogToWrite> = batch[at..]
+            .iter()
+            .map(|record| {
+                let function_id = match &**record {
+                    Record::Log(log) => self.log_function_id(log),
+                    _ => None,
+                };
+                LogToWrite { record: record.clone(), function_id, id: None }
+            })
+            .collect();
+        let ids = match reserve_log_ids(self.connection()?, head.logs.len() + tail.len()) {
+            Ok(ids) => ids,
+            Err(error) => return Err(self.error(&error)),
+        };
+        for (row, id) in head.logs.iter_mut().chain(tail.iter_mut()).zip(ids) {
+            row.id = Some(id);
+        }
+        let hashers = self.hashers.clone();
+        let (Some(first), Some(second)) = (self.conn.as_mut(), self.second.as_mut()) else {
+            return Ok(None);
+        };
+        let (head_result, tail_result) = std::thread::scope(|scope| {
+            let tail_copy = scope.spawn(|| {
+                crate::pipeline::mark_pipeline_thread();
+                second.batch_execute("BEGIN")?;
+                copy_logs(second, &tail)
+            });
+            let head_result = first.transaction(|conn| write(conn, &hashers, &head));
+            let tail_result = tail_copy.join().unwrap_or_else(|_| Err(DieselError::BrokenTransactionManager));
+            (head_result, tail_result)
+        });
+        let tail_result = match (&head_result, tail_result) {
+            (Ok(()), Ok(_)) => second.batch_execute("COMMIT"),
+            (_, tail_result) => {
+                // Not committed: roll back (a failed COPY has aborted the transaction already).
+                let _ = second.batch_execute("ROLLBACK");
+                tail_result.map(|_| ())
+            }
+        };
+        match head_result {
+            Ok(()) => {
+                self.functions_seen.extend(new_functions);
+                self.runtimes_ensured.extend(runtimes);
+            }
+            // The head alone, record by record, as on one connection; the tail is not committed.
+            Err(error) if is_data_error(&error) => {
+                let mut delivered = self.deliver_one_by_one(&batch[..at], &hashers, None)?;
+                return match self.deliver_at(&batch[at..], None) {
+                    Ok(rest) => {
+                        delivered.rejected.extend(rest.rejected.into_iter().map(|(index, answer)| (index + at, answer)));
+                        Ok(Some(delivered))
+                    }
+                    Err(mut error) => {
+                        error.done += at;
+                        Err(error)
+                    }
+                };
+            }
+            Err(error) => {
+                self.second = None;
+                return Err(self.error(&error));
+            }
+        }
+        match tail_result {
+            Ok(()) => Ok(Some(Delivered::default())),
+            Err(error) => {
+                self.second = None;
+                let mut error = self.error(&error);
+                error.done = at;
+                Err(error)
+            }
         }
     }
 }

@@ -82,3 +82,61 @@ fn a_flood_through_a_tiny_queue_spills_and_replays_everything() {
     assert_every_seq_once(&seqs_in_logs(&db, ""), 10_000, "PostgreSQL");
     assert!(spilled_lines(spill.path()).is_empty());
 }
+
+/// 6,000 events in batches of 2,000 (cut by size only: a long flush interval),
+/// each event's `seq` its place; the last event is `seq` 5999.
+fn burst_in_batches_of_2000(db: &Db<'_>, spill: &std::path::Path, message: impl Fn(u64) -> &'static str) -> dc_logging::Stats {
+    let (layer, guard) = logging(spill, Some(db)).queue_size(10_000).batch_size(2000).flush_interval(Duration::from_secs(30)).build().unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for seq in 0..6000_u64 {
+            info!(seq, "{}", message(seq));
+        }
+    });
+    drain_and_finish(guard)
+}
+
+#[test]
+fn large_batches_go_over_two_connections_and_ids_keep_the_events_order() {
+    let db = Db::new("two_connections");
+    let spill = tempfile::tempdir().unwrap();
+    // Each connection's backend writes its pid here, once: how many the sink used.
+    db.cluster
+        .psql(
+            &db.name,
+            "CREATE TABLE writers (pid int PRIMARY KEY);
+             CREATE FUNCTION note_writer() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN INSERT INTO writers VALUES (pg_backend_pid()) ON CONFLICT DO NOTHING; RETURN NULL; END $$;
+             CREATE TRIGGER note_writer AFTER INSERT ON logs FOR EACH STATEMENT EXECUTE FUNCTION note_writer();",
+        )
+        .unwrap();
+    let stats = burst_in_batches_of_2000(&db, spill.path(), |_| "burst");
+    let database = stats.sink("database").unwrap();
+    assert_eq!((database.rejected, database.spilled, database.last_error.as_deref()), (0, database.replayed, None), "{stats:?}");
+    // The first batch writes the runtime row, so one connection; the next two split.
+    assert_eq!(db.count("SELECT count(*) FROM writers"), 2, "a second connection wrote logs rows");
+    let in_id_order: Vec<u64> = db.query("SELECT (context_json::json->>'seq')::bigint FROM logs WHERE msg = 'burst' ORDER BY id").into_iter().map(|row| row[0].parse().unwrap()).collect();
+    assert_eq!(in_id_order, (0..6000).collect::<Vec<u64>>(), "ids follow the events' order");
+}
+
+#[test]
+fn a_batch_whose_second_connection_fails_commits_its_first_part_and_replays_the_rest() {
+    let db = Db::new("second_fails");
+    let spill = tempfile::tempdir().unwrap();
+    // One row the database refuses, in the part of the third batch the second connection writes.
+    db.cluster
+        .psql(
+            &db.name,
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.msg = 'poison' THEN RAISE EXCEPTION 'poisoned row' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$;
+             CREATE TRIGGER refuse_poison BEFORE INSERT ON logs FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+        )
+        .unwrap();
+    let stats = burst_in_batches_of_2000(&db, spill.path(), |seq| if seq == 5500 { "poison" } else { "burst" });
+    let database = stats.sink("database").unwrap();
+    assert_eq!(database.rejected, 1, "the poisoned row is refused, in the rejected file: {stats:?}");
+    // The second connection's part (the last 1,000 of the batch) waited in the spill file; the first part committed.
+    assert!(database.spilled >= 1000 && database.replayed == database.spilled, "{stats:?}");
+    let mut expected: Vec<u64> = (0..6000).collect();
+    expected.retain(|seq| *seq != 5500);
+    assert_eq!(seqs_in_logs(&db, ""), expected, "every other event once");
+}

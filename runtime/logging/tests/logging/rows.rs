@@ -300,3 +300,42 @@ fn events_that_name_their_owner_are_filed_under_it_and_a_wrong_owner_stays_with_
     // The owned ERROR is the owner's line, not an exception of the owner's runtime row (already ended) nor the relay's.
     assert_eq!(db.count("SELECT count(*) FROM runtime"), runtimes_before, "the relay made no runtime row");
 }
+
+#[test]
+fn a_record_reused_from_the_pool_carries_nothing_of_the_event_before() {
+    let db = Db::new("logs_reuse");
+    let spill = tempfile::tempdir().unwrap();
+    // A queue (and so a record pool) of one, flushed after each event: every
+    // event after the first is written into the record the one before used.
+    let (layer, guard) = logging(spill.path(), Some(&db)).queue_size(1).build().unwrap();
+    let (app_id, runtime) = (guard.app_id().unwrap().to_string(), guard.runtime_id().unwrap().to_string());
+    let long = "longer than the spare buffer a pooled record keeps for a string field";
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        {
+            let _span = info_span!("outer").entered();
+            warn!(shop = "zagreb", count = 3, note = long, fresh = true, ratio = 1.5, "first {}", "event");
+        }
+        assert!(guard.flush());
+        info!(count = "three", "second");
+        assert!(guard.flush());
+        info!("third");
+        assert!(guard.flush());
+        info!(dc.app_id = app_id.as_str(), dc.runtime_id = runtime.as_str(), stream = "stdout", "fourth, owned");
+        assert!(guard.flush());
+        info!(n = 5, "fifth");
+    });
+    let stats = guard.finish(RuntimeExitCode::Finished);
+    assert!(stats.sinks.iter().all(|s| !s.backlog && s.rejected == 0 && s.spilled == s.replayed), "{stats:?}");
+    let rows = db.query(
+        "SELECT msg, log_level, coalesce(context_json, 'NULL'), coalesce(function_name, 'NULL'), coalesce(call_chain, 'NULL'), coalesce(module_name, 'NULL'), coalesce(lineno::text, 'NULL') <> 'NULL' FROM logs ORDER BY id",
+    );
+    let module = module_path!();
+    let expected = [
+        ["first event", "30", &format!(r#"{{"shop":"zagreb","count":3,"note":"{long}","fresh":true,"ratio":1.5}}"#), "outer", "outer", module, "t"],
+        ["second", "20", r#"{"count":"three"}"#, "NULL", "NULL", module, "t"],
+        ["third", "20", "NULL", "NULL", "NULL", module, "t"],
+        ["fourth, owned", "20", r#"{"stream":"stdout"}"#, "NULL", "NULL", "NULL", "f"],
+        ["fifth", "20", r#"{"n":5}"#, "NULL", "NULL", module, "t"],
+    ];
+    assert_eq!(rows, expected.map(|row| row.map(str::to_string)).to_vec());
+}
