@@ -7,7 +7,7 @@ pub use decode::{COLUMN_KEYS, NAMING_KEYS};
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostics::{Diagnostic, Diagnostics, Sources, Span};
+use crate::diagnostics::{Diagnostic, Diagnostics, FileId, Sources, Span};
 use crate::spec::Spec;
 
 /// Read and decode every spec file below `dir`, sorted by path. Problems go to `diags`;
@@ -27,26 +27,54 @@ pub fn load_dir(dir: &Path, sources: &mut Sources, diags: &mut Diagnostics) -> S
                 .help("put the schema in `*.yaml` files under this directory, starting with a `project:` key"),
         );
     }
+    // Every file is read and given its id in path order, then parsed on all cores (the
+    // YAML parse is most of `check` for a large spec), then decoded in path order, so
+    // diagnostics come out in the same order as a one-by-one load.
+    let mut files = Vec::new();
     for path in paths {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(error) => {
-                diags.push(Diagnostic::error(Span::NONE, format!("cannot read `{}`: {error}", path.display())));
-                continue;
-            }
-        };
-        let (file, parsed) = load_text(&path, text, sources, diags);
-        spec.unreadable_files += usize::from(!parsed);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => files.push(sources.add(&path, text)),
+            Err(error) => diags.push(Diagnostic::error(Span::NONE, format!("cannot read `{}`: {error}", path.display()))),
+        }
+    }
+    let sources: &Sources = sources;
+    let parsed = parse_in_parallel(sources, &files);
+    for (file, parsed) in files.into_iter().zip(parsed) {
+        let (file, decoded) = decode(file, parsed, diags);
+        spec.unreadable_files += usize::from(!decoded);
         spec.files.push(file);
     }
     spec
 }
 
-/// Decode one file's text; `false` when it is not YAML at all (its contents are then
+/// [`yaml::parse`] of each file, on as many threads as there are cores (each thread a
+/// run of consecutive files), results in the order of `files`.
+fn parse_in_parallel(sources: &Sources, files: &[FileId]) -> Vec<Result<yaml::SpNode, yaml::YamlError>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if files.len() < 2 || cores < 2 {
+        return files.iter().map(|file| yaml::parse(*file, sources.text(*file))).collect();
+    }
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = files
+            .chunks(files.len().div_ceil(cores))
+            .map(|run| scope.spawn(move || run.iter().map(|file| yaml::parse(*file, sources.text(*file))).collect::<Vec<_>>()))
+            .collect();
+        threads
+            .into_iter()
+            .zip(files.chunks(files.len().div_ceil(cores)))
+            .flat_map(|(thread, run)| {
+                // A panic in the YAML parser would be a bug in it; report the files it
+                // was parsing rather than lose them silently.
+                thread.join().unwrap_or_else(|_| run.iter().map(|file| Err(yaml::YamlError { message: "the YAML parser panicked on this file".into(), span: Span { file: *file, start: 0, len: 1, line: 1, column: 1 } })).collect())
+            })
+            .collect()
+    })
+}
+
+/// Decode one parsed file; `false` when it is not YAML at all (its contents are then
 /// unknown, so rules about what is missing must not fire on its account).
-pub fn load_text(path: &Path, text: String, sources: &mut Sources, diags: &mut Diagnostics) -> (crate::spec::SpecFile, bool) {
-    let file = sources.add(path, text);
-    match yaml::parse(file, sources.text(file)) {
+fn decode(file: FileId, parsed: Result<yaml::SpNode, yaml::YamlError>, diags: &mut Diagnostics) -> (crate::spec::SpecFile, bool) {
+    match parsed {
         Ok(root) => (decode::decode_file(file, &root, diags), true),
         Err(error) => {
             let diagnostic = match yaml::duplicate_key_name(&error.message) {
