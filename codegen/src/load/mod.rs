@@ -57,12 +57,11 @@ fn parse_in_parallel(sources: &Sources, files: &[FileId]) -> Vec<Result<yaml::Sp
     std::thread::scope(|scope| {
         let threads: Vec<_> = files
             .chunks(files.len().div_ceil(cores))
-            .map(|run| scope.spawn(move || run.iter().map(|file| yaml::parse(*file, sources.text(*file))).collect::<Vec<_>>()))
+            .map(|run| (run, scope.spawn(move || run.iter().map(|file| yaml::parse(*file, sources.text(*file))).collect::<Vec<_>>())))
             .collect();
         threads
             .into_iter()
-            .zip(files.chunks(files.len().div_ceil(cores)))
-            .flat_map(|(thread, run)| {
+            .flat_map(|(run, thread)| {
                 // A panic in the YAML parser would be a bug in it; report the files it
                 // was parsing rather than lose them silently.
                 thread.join().unwrap_or_else(|_| run.iter().map(|file| Err(yaml::YamlError { message: "the YAML parser panicked on this file".into(), span: Span { file: *file, start: 0, len: 1, line: 1, column: 1 } })).collect())

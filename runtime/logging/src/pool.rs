@@ -70,19 +70,7 @@ impl RecordPool {
 
 /// A log record for when the pool is empty: allocated as the event needs.
 pub(crate) fn unpooled(context: &Arc<Context>) -> Arc<Record> {
-    Arc::new(Record::Log(LogRecord {
-        context: context.clone(),
-        time: DateTime::<Utc>::UNIX_EPOCH,
-        level: LogLevel::Info,
-        target: Cow::Borrowed(""),
-        module: None,
-        file: None,
-        line: None,
-        function: None,
-        call_chain: None,
-        message: String::new(),
-        fields: Vec::new(),
-    }))
+    Arc::new(Record::Log(empty(context, String::new(), Vec::new())))
 }
 
 /// The log record inside a record from [`RecordPool::take`] or [`unpooled`], to fill in.
@@ -100,6 +88,11 @@ pub(crate) fn log_mut(record: &mut Arc<Record>) -> &mut LogRecord {
 fn blank(context: &Arc<Context>) -> LogRecord {
     let mut fields = Vec::with_capacity(FIELDS_CAPACITY);
     fields.extend((0..FIELDS_CAPACITY).map(|_| (Cow::Borrowed(""), serde_json::Value::String(String::with_capacity(FIELD_TEXT_CAPACITY)))));
+    empty(context, String::with_capacity(MESSAGE_CAPACITY), fields)
+}
+
+/// A log record with nothing in it yet but `context` and the given (empty) buffers.
+fn empty(context: &Arc<Context>, message: String, fields: Vec<(Cow<'static, str>, serde_json::Value)>) -> LogRecord {
     LogRecord {
         context: context.clone(),
         time: DateTime::<Utc>::UNIX_EPOCH,
@@ -110,7 +103,7 @@ fn blank(context: &Arc<Context>) -> LogRecord {
         line: None,
         function: None,
         call_chain: None,
-        message: String::with_capacity(MESSAGE_CAPACITY),
+        message,
         fields,
     }
 }
