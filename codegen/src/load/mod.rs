@@ -73,15 +73,16 @@ fn parse_in_parallel(sources: &Sources, files: &[FileId]) -> Vec<Result<yaml::Sp
             }
         }
     }
-    let size = |job: &Job| match *job {
-        Job::Whole(index) | Job::Rest(index) => sources.text(files[index]).len(),
-        Job::Piece(index, piece) => plans[index].as_ref().map_or(0, |plan| plan.pieces[piece].len()),
+    // What a job parses (the rest of a cut file is mostly blanked, which costs little).
+    let size = |job: &Job| match (*job, &plans[job.file()]) {
+        (Job::Rest(index), Some(plan)) => sources.text(files[index]).len() - plan.entries.len(),
+        (Job::Piece(_, piece), Some(plan)) => plan.pieces[piece].len(),
+        (job, _) => sources.text(files[job.file()]).len(),
     };
     jobs.sort_by_key(|job| std::cmp::Reverse(size(job)));
     let run = |job: &Job| {
-        let (Job::Whole(index) | Job::Rest(index) | Job::Piece(index, _)) = *job;
-        let (file, text) = (files[index], sources.text(files[index]));
-        match (job, &plans[index]) {
+        let (file, text) = (files[job.file()], sources.text(files[job.file()]));
+        match (job, &plans[job.file()]) {
             (Job::Rest(_), Some(plan)) => split::parse_rest(file, text, plan),
             (Job::Piece(_, piece), Some(plan)) => split::parse_piece(file, text, plan, *piece),
             _ => yaml::parse(file, text),
@@ -108,11 +109,21 @@ fn parse_in_parallel(sources: &Sources, files: &[FileId]) -> Vec<Result<yaml::Sp
     parsed
 }
 
+/// A parse to run: a whole file, or the rest or one piece of a cut file (by index into
+/// the files).
 #[derive(Clone, Copy, PartialEq)]
 enum Job {
     Whole(usize),
     Rest(usize),
     Piece(usize, usize),
+}
+
+impl Job {
+    fn file(self) -> usize {
+        match self {
+            Job::Whole(index) | Job::Rest(index) | Job::Piece(index, _) => index,
+        }
+    }
 }
 
 /// Run `jobs` on up to `threads` threads, each taking the next job not yet taken;

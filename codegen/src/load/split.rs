@@ -41,7 +41,7 @@ pub struct Plan {
     /// Indentation of the map's keys.
     indent: usize,
     /// From the first entry's line to the end of the map's last line.
-    entries: Range<usize>,
+    pub entries: Range<usize>,
     /// Runs of whole entries, in order, covering `entries`.
     pub pieces: Vec<Range<usize>>,
 }
