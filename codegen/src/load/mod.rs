@@ -144,7 +144,7 @@ fn run_jobs<T: Send>(jobs: &[Job], threads: usize, run: impl Fn(&Job) -> T + Syn
         vec![work()]
     } else {
         std::thread::scope(|scope| {
-            let spawned: Vec<_> = (0..threads).map(|_| scope.spawn(&work)).collect();
+            let spawned: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
             spawned.into_iter().filter_map(|thread| thread.join().ok()).collect()
         })
     };
