@@ -121,7 +121,7 @@ pub fn crate_files(model: &Model, tree: &mut FileTree) -> Result<(), crate::Erro
             syn::parse_file(&schema).map_err(|e| crate::Error::RustSyntax("src/schema.rs".into(), e.to_string()))?;
             Ok(schema)
         });
-        let tables = scope.spawn(|| format_rust("src/tables.rs", &super::render("rust/tables.rs", &tables_view(model))?));
+        let tables = scope.spawn(|| tables_file(model, Layout::AsTemplated));
         let models = models_file(model);
         (joined("src/schema.rs", schema), joined("src/tables.rs", tables), models)
     });
@@ -162,6 +162,34 @@ fn models_file_laid_out(model: &Model, layout: Layout) -> Result<String, crate::
     }
     let serde_text = prettyplease::unparse(&parse_rust("src/models.rs", &super::render("rust/models_serde_text.rs", &std::collections::BTreeMap::<&str, ()>::new())?)?);
     out.push_str(&serde_text);
+    Ok(out)
+}
+
+/// The text that stands for a table's facts while prettyplease lays out `tables.rs`
+/// (no table name or doc line can hold a `"`).
+const FACTS_STAND_IN: &str = "r\"dcgen:facts\"";
+
+/// `tables.rs`: prettyplease lays out the file with a short literal standing in for
+/// each table's facts, which are then put back. Each is a raw string literal, which
+/// prettyplease prints as written on the line of its `=`, so the bytes are those of
+/// laying out the whole file (a test compares both); parsing and printing the
+/// megabytes inside the literals was nearly all of this file's cost.
+fn tables_file(model: &Model, layout: Layout) -> Result<String, crate::Error> {
+    let mut view = tables_view(model);
+    if layout == Layout::Prettyplease {
+        return format_rust("src/tables.rs", &super::render("rust/tables.rs", &view)?);
+    }
+    let facts: Vec<String> = view.tables.iter_mut().map(|table| std::mem::replace(&mut table.literal, FACTS_STAND_IN.to_string())).collect();
+    let skeleton = format_rust("src/tables.rs", &super::render("rust/tables.rs", &view)?)?;
+    let parts: Vec<&str> = skeleton.split(FACTS_STAND_IN).collect();
+    if parts.len() != facts.len() + 1 {
+        return Err(crate::Error::RustSyntax("src/tables.rs".into(), format!("{} tables but {} places for their facts", facts.len(), parts.len() - 1)));
+    }
+    let mut out = String::with_capacity(skeleton.len() + facts.iter().map(String::len).sum::<usize>());
+    for (part, literal) in parts.iter().zip(facts.iter().map(String::as_str).chain([""])) {
+        out.push_str(part);
+        out.push_str(literal);
+    }
     Ok(out)
 }
 
@@ -734,11 +762,27 @@ mod tests {
         assert!(as_templated >= 40 && through_prettyplease >= 10, "{as_templated} tables as templated, {through_prettyplease} through prettyplease");
     }
 
+    /// `tables.rs` with the facts put back after prettyplease is the file prettyplease
+    /// lays out whole, for every fixture and for names of every length.
+    #[test]
+    fn tables_facts_put_back_are_laid_out_as_prettyplease_prints() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
+        let long_names = tempfile::tempdir().expect("tempdir");
+        std::fs::write(long_names.path().join("spec.yaml"), names_of_every_length()).expect("write spec");
+        for spec in [root.join("spec"), root.join("tests/fixtures/aggregator"), root.join("tests/fixtures/features"), long_names.path().to_path_buf()] {
+            let model = crate::check(&spec).model.expect("valid spec");
+            let put_back = tables_file(&model, Layout::AsTemplated).expect("render");
+            let whole = tables_file(&model, Layout::Prettyplease).expect("render");
+            assert_same_text(&format!("{}: tables.rs", spec.display()), &put_back, &whole);
+            assert!(!put_back.contains(FACTS_STAND_IN));
+        }
+    }
+
     fn assert_same_text(what: &str, templated: &str, formatted: &str) {
         if templated != formatted {
             let line = templated.lines().zip(formatted.lines()).position(|(a, b)| a != b).unwrap_or(0);
             panic!(
-                "{what}: models.rs differs from prettyplease's layout at line {}:\n  template:     {:?}\n  prettyplease: {:?}",
+                "{what}: differs from prettyplease's layout at line {}:\n  template:     {:?}\n  prettyplease: {:?}",
                 line + 1,
                 templated.lines().nth(line),
                 formatted.lines().nth(line)
