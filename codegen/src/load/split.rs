@@ -28,14 +28,14 @@ use std::ops::Range;
 use super::yaml::{self, Key, Node, SpNode, YamlError};
 use crate::diagnostics::FileId;
 
-/// Files smaller than this are parsed whole: below it, a piece takes about as long as
-/// the thread that would parse it takes to start.
+/// Files smaller than this are parsed whole: they take a few milliseconds, which
+/// cutting could not save much of.
 pub const SPLIT_FROM_BYTES: usize = 128 * 1024;
 
 /// Where a file is cut: the entries of one top-level block map, in runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
-    /// The top-level key whose map is cut, and the byte offset of its line.
+    /// The top-level key whose map is cut, and its line (bytes, newline included).
     key: String,
     key_line: Range<usize>,
     /// Indentation of the map's keys.
@@ -53,7 +53,7 @@ pub fn plan(text: &str, pieces: usize) -> Option<Plan> {
     // Markers of documents and directives, a byte-order mark and carriage returns are
     // legal but rare in a spec; a file with them is parsed whole rather than reasoned
     // about here.
-    if pieces < 2 || text.starts_with('\u{feff}') || text.contains('\r') {
+    if pieces < 2 || text.starts_with('\u{feff}') || text.contains('\r') || has_alias(text) {
         return None;
     }
     let mut best: Option<Section> = None;
@@ -80,6 +80,14 @@ pub fn plan(text: &str, pieces: usize) -> Option<Plan> {
     }
     let section = best?;
     cut(text, section, pieces)
+}
+
+/// Whether `text` seems to use an alias (`*name` after a space or flow indicator, as in
+/// `<<: *defaults`). An alias into another piece fails that piece and the file is
+/// parsed again whole, so a file that uses them is parsed whole from the start; a
+/// false alarm (`a *b` in a check) only costs the cut.
+fn has_alias(text: &str) -> bool {
+    text.as_bytes().windows(3).any(|w| matches!(w[0], b' ' | b'[' | b'{' | b',' | b'\n') && w[1] == b'*' && (w[2].is_ascii_alphanumeric() || w[2] == b'_'))
 }
 
 /// A top-level key written alone on its line, and the lines below it.
@@ -312,6 +320,12 @@ mod tests {
     }
 
     #[test]
+    fn a_file_with_aliases_is_parsed_whole_from_the_start() {
+        assert_eq!(plan("defaults: &d { c: 1 }\ntables:\n  a: *d\n  b:\n    <<: *d\n", 2), None);
+        assert!(plan("tables:\n  a: { check: a * b }\n  b: 2\n", 2).is_some(), "a product in a check is not an alias");
+    }
+
+    #[test]
     fn what_a_cut_would_change_falls_back() {
         for text in [
             // An alias to an anchor in another piece, or outside the map.
@@ -361,7 +375,7 @@ mod tests {
             "# at column 0\n    KEY: 2\n",
             "\n\n    KEY: null\n",
             "    KEY:\n    - a\n    - b\n",
-            "    KEY: &a [1]\n    KEY_alias: *a\n",
+            "    KEY: &a [1]\n",
         ];
         let mut cut = 0;
         for case in 0..300 {
