@@ -731,10 +731,7 @@ mod tests {
     /// prettyplease, and so does the whole file.
     #[test]
     fn models_template_is_laid_out_as_prettyplease_prints() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
-        let long_names = tempfile::tempdir().expect("tempdir");
-        std::fs::write(long_names.path().join("spec.yaml"), names_of_every_length()).expect("write spec");
-        let specs = [root.join("spec"), root.join("tests/fixtures/aggregator"), root.join("tests/fixtures/features"), long_names.path().to_path_buf()];
+        let (_long_names, specs) = layout_test_specs();
         let (mut as_templated, mut through_prettyplease) = (0, 0);
         for spec in &specs {
             let checked = crate::check(spec);
@@ -766,16 +763,24 @@ mod tests {
     /// lays out whole, for every fixture and for names of every length.
     #[test]
     fn tables_facts_put_back_are_laid_out_as_prettyplease_prints() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
-        let long_names = tempfile::tempdir().expect("tempdir");
-        std::fs::write(long_names.path().join("spec.yaml"), names_of_every_length()).expect("write spec");
-        for spec in [root.join("spec"), root.join("tests/fixtures/aggregator"), root.join("tests/fixtures/features"), long_names.path().to_path_buf()] {
-            let model = crate::check(&spec).model.expect("valid spec");
+        let (_long_names, specs) = layout_test_specs();
+        for spec in &specs {
+            let model = crate::check(spec).model.expect("valid spec");
             let put_back = tables_file(&model, Layout::AsTemplated).expect("render");
             let whole = tables_file(&model, Layout::Prettyplease).expect("render");
             assert_same_text(&format!("{}: tables.rs", spec.display()), &put_back, &whole);
             assert!(!put_back.contains(FACTS_STAND_IN));
         }
+    }
+
+    /// The specs the layout tests render: the framework's, both fixtures, and one whose
+    /// names run from 2 to 63 characters (in a directory kept while the test runs).
+    fn layout_test_specs() -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
+        let long_names = tempfile::tempdir().expect("tempdir");
+        std::fs::write(long_names.path().join("spec.yaml"), names_of_every_length()).expect("write spec");
+        let specs = vec![root.join("spec"), root.join("tests/fixtures/aggregator"), root.join("tests/fixtures/features"), long_names.path().to_path_buf()];
+        (long_names, specs)
     }
 
     fn assert_same_text(what: &str, templated: &str, formatted: &str) {
