@@ -105,21 +105,29 @@ pub struct GenOptions {
     pub acknowledged: Vec<String>,
 }
 
+/// One of `generate`'s outputs: adds its files to the tree it is given.
+type EmitInto<'a> = dyn Fn(&mut write::FileTree) -> Result<(), Error> + Sync + 'a;
+
 /// Everything `dcgen gen` writes for a model, given the migrations already in `out`.
 pub fn generate(model: &model::Model, out: &Path, options: &GenOptions) -> Result<write::FileTree, Error> {
     // The outputs are independent, and each is megabytes for a large spec, so each has
     // a thread (the Rust crate splits its formatting further).
-    let outputs: [&(dyn Fn(&mut write::FileTree) -> Result<(), Error> + Sync); 4] = [
+    let outputs: [&EmitInto; 4] = [
         &|tree| emit::rust::crate_files(model, tree),
         &|tree| emit::docs::files(model, tree),
         // The whole SQL Server schema as one CREATE-only script, for review and for
         // semantic validation (DacFx) of what the migrations build.
-        &|tree| Ok(if model.has_dialect(model::Dialect::Mssql) { tree.add("docs/schema.mssql.sql", emit::mssql::declarative_schema(model)?) }),
+        &|tree| {
+            if model.has_dialect(model::Dialect::Mssql) {
+                tree.add("docs/schema.mssql.sql", emit::mssql::declarative_schema(model)?);
+            }
+            Ok(())
+        },
         &|tree| migration::add_next(model, out, options, tree),
     ];
     let trees = std::thread::scope(|scope| {
         let threads: Vec<_> = outputs.iter().map(|emit| scope.spawn(move || write::FileTree::build(emit))).collect();
-        threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err(Error::Panicked))).collect::<Vec<_>>()
+        threads.into_iter().map(|t| t.join().unwrap_or(Err(Error::Panicked))).collect::<Vec<_>>()
     });
     let mut tree = write::FileTree::default();
     for part in trees {

@@ -66,7 +66,7 @@ pub fn render(model: &Model, pending: &Pending, title: &str) -> Result<Vec<(Dial
     let dialects: Vec<Dialect> = [Dialect::Postgres, Dialect::Mssql].into_iter().filter(|d| model.has_dialect(*d)).collect();
     std::thread::scope(|scope| {
         let threads: Vec<_> = dialects.iter().map(|d| scope.spawn(move || render_one(*d))).collect();
-        threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err(Error::Panicked))).collect()
+        threads.into_iter().map(|t| t.join().unwrap_or(Err(Error::Panicked))).collect()
     })
 }
 

@@ -35,8 +35,11 @@ fn gen(spec: &Path, out: &Path, version: &str) {
     assert!(output.status.success(), "gen failed: {}", stderr(&output));
 }
 
+/// A named edit of a snapshot's JSON text.
+type Corruption = (&'static str, Box<dyn Fn(&str) -> String>);
+
 /// Each corruption of the head snapshot, as an edit of its JSON text.
-fn corruptions() -> Vec<(&'static str, Box<dyn Fn(&str) -> String>)> {
+fn corruptions() -> Vec<Corruption> {
     fn edit(text: &str, change: impl Fn(&mut Value)) -> String {
         let mut json: Value = serde_json::from_str(text).unwrap();
         change(&mut json);

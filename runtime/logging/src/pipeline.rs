@@ -169,7 +169,7 @@ impl Shared {
             let counters = Arc::new(SinkCounters::default());
             let name = setup.sink.name();
             handles.push(SinkHandle { name, accepts: setup.accepts, tx: sink_tx, spill: setup.spill.clone(), counters: counters.clone() });
-            let worker = Worker::new(setup.sink, setup.accepts, sink_rx, setup.spill, counters, &options, shutdown_deadline.clone(), pool.clone());
+            let worker = Worker::new(setup, sink_rx, counters, &options, shutdown_deadline.clone(), pool.clone());
             threads.push(std::thread::Builder::new().name(format!("dc-log-{name}")).spawn(move || worker.run()).expect("spawn a logging thread"));
         }
         // One sink: the app threads feed its queue directly (its worker skips
@@ -467,7 +467,8 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(sink: Box<dyn Sink>, accepts: Accepts, rx: Receiver<Msg>, spill: Arc<Spill>, counters: Arc<SinkCounters>, options: &PipelineOptions, shutdown_deadline: Arc<OnceLock<Instant>>, pool: Arc<RecordPool>) -> Worker {
+    fn new(setup: SinkSetup, rx: Receiver<Msg>, counters: Arc<SinkCounters>, options: &PipelineOptions, shutdown_deadline: Arc<OnceLock<Instant>>, pool: Arc<RecordPool>) -> Worker {
+        let SinkSetup { sink, accepts, spill } = setup;
         Worker {
             sink,
             accepts,

@@ -185,7 +185,7 @@ mod tests {
         fields.text("shop", |s| s.push_str("zagreb"));
         fields.value("price", 7.into());
         fields.value("fresh", true.into());
-        fields.text("note", |s| s.push_str("x"));
+        fields.text("note", |s| s.push('x'));
         fields.finish();
         assert_eq!(log(&mut record).context_json().unwrap(), r#"{"shop":"zagreb","price":7,"fresh":true,"note":"x"}"#);
 

@@ -139,7 +139,7 @@ impl Spill {
         let mut elsewhere: Vec<String> = Vec::new();
         let mut unknown = 0;
         for path in fs::read_dir(&dir).map_err(|e| io_error(&dir, e))?.flatten().map(|entry| entry.path()) {
-            if !path.extension().is_some_and(|ext| ext == "jsonl") {
+            if path.extension().is_none_or(|ext| ext != "jsonl") {
                 continue;
             }
             let modified = fs::metadata(&path).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
@@ -164,7 +164,7 @@ impl Spill {
             eprintln!("dc-logging: {sink}: {unknown} spill file(s) in {} have no header naming their destination; left as they are", dir.display());
         }
         // Names start with the day; within a day, the file written last goes last.
-        others.sort_by(|a, b| (file_day(&a.1.path), a.0).cmp(&(file_day(&b.1.path), b.0)));
+        others.sort_by_cached_key(|(modified, file)| (file_day(&file.path), *modified));
         Ok(Spill {
             dir,
             sink: sink.to_string(),
@@ -477,7 +477,7 @@ mod tests {
         assert!(!spill.has_backlog());
         assert!(spill.next_chunk(10, &mut bad).unwrap().is_none());
         // Read to its end: deleted; the next spill starts a new file under a new id.
-        assert!(fs::read_dir(spill.dir()).unwrap().flatten().all(|e| !e.path().extension().is_some_and(|x| x == "jsonl")));
+        assert!(fs::read_dir(spill.dir()).unwrap().flatten().all(|e| e.path().extension().is_none_or(|x| x != "jsonl")));
         spill.append(&[record(6)], "down", true).unwrap();
         let chunk = spill.next_chunk(10, &mut bad).unwrap().unwrap();
         assert_ne!(chunk.file_id, first_id, "a new file, a new id");
@@ -545,7 +545,7 @@ mod tests {
         assert_eq!(names(&chunk), ["t1", "t2"], "A's records wait for A");
         for_a.committed(chunk, 2).unwrap();
         assert!(!for_a.has_backlog());
-        assert!(fs::read_dir(for_a.dir()).unwrap().flatten().all(|e| !e.path().extension().is_some_and(|x| x == "jsonl")));
+        assert!(fs::read_dir(for_a.dir()).unwrap().flatten().all(|e| e.path().extension().is_none_or(|x| x != "jsonl")));
     }
 }
 

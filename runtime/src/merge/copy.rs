@@ -171,6 +171,12 @@ pub struct BinaryWriter {
     pub buf: Vec<u8>,
 }
 
+impl Default for BinaryWriter {
+    fn default() -> Self {
+        BinaryWriter::new()
+    }
+}
+
 impl BinaryWriter {
     pub fn new() -> Self {
         let mut buf = Vec::with_capacity(1 << 16);

@@ -104,11 +104,19 @@ pub(crate) struct DatabaseSink {
     hashers: Arc<Hashers>,
 }
 
+/// The app and runtime of a process, made sure of before its records are written.
+struct ContextRows {
+    /// The app to register, when the process runs one.
+    app: Option<AppRegistration>,
+    /// The runtime's start row and its sha, when the process is a runtime.
+    runtime_start: Option<(NewRuntime, Option<String>)>,
+}
+
 /// One batch turned into rows, in the order they are written.
 #[derive(Default)]
 struct Rows {
     /// Runtimes (with their apps) to make sure of before the other rows.
-    contexts: Vec<(Option<AppRegistration>, Option<(NewRuntime, Option<String>)>)>,
+    contexts: Vec<ContextRows>,
     new_functions: Vec<(NewAppFunctions, Option<String>)>,
     /// Known functions and the latest end seen in the batch.
     seen_functions: Vec<(String, NaiveDateTime)>,
@@ -161,7 +169,7 @@ impl DatabaseSink {
                         let sha = self.hashers.runtime.hex(&row);
                         (row, sha)
                     });
-                    rows.contexts.push((context.app.clone(), start));
+                    rows.contexts.push(ContextRows { app: context.app.clone(), runtime_start: start });
                 }
             }
             match &**record {
@@ -399,11 +407,11 @@ fn record_position(conn: &mut PgConnection, file_id: &str, end: u64) -> QueryRes
 }
 
 fn write(conn: &mut PgConnection, hashers: &Hashers, rows: &Rows) -> QueryResult<()> {
-    for (app, start) in &rows.contexts {
+    for ContextRows { app, runtime_start } in &rows.contexts {
         if let Some(app) = app {
             hashers.register_app(conn, app)?;
         }
-        if let Some((start, sha)) = start {
+        if let Some((start, sha)) = runtime_start {
             diesel::insert_into(runtime::table).values((start, runtime::sha.eq(sha))).on_conflict_do_nothing().execute(conn)?;
         }
     }
